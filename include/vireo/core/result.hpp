@@ -1,0 +1,229 @@
+// SPDX-License-Identifier: Apache-2.0
+// errc (every failure Vireo can report, banded by layer), error_message() and result<T>.
+#pragma once
+
+#include <cstdint>
+#include <new>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+#include "vireo/core/config.hpp"
+
+VIREO_NAMESPACE_BEGIN
+
+/// Every failure Vireo reports. Bands: 1xx core/memory, 2xx ring, 3xx chain and cursors;
+/// later layers (gpio 4xx, i2c 5xx, vhost-user 6xx, greybus 7xx) add their own bands.
+enum class errc : std::uint16_t {
+  // core / guest memory
+  out_of_bounds = 100,       ///< range not inside guest memory
+  address_overflow = 101,    ///< address + length wraps past 2^64
+  not_contiguous = 102,      ///< range spans regions: cannot be mapped zero-copy
+  misaligned = 103,          ///< ring index access at an address not aligned to its size
+  access_denied = 104,       ///< region does not allow this access (e.g. write to read-only)
+  injected_fault = 105,      ///< faulty_memory was told to fail this access
+  invalid_argument = 106,    ///< a caller-supplied value is out of range
+  no_space = 107,            ///< output buffer (writer) is full
+  end_of_data = 108,         ///< input buffer (reader) has fewer bytes than asked
+  region_overlap = 109,      ///< region_table: new region overlaps an existing one
+  table_full = 110,          ///< region_table: no free slot
+  not_found = 111,           ///< region_table: no region at that address
+  feature_not_offered = 112, ///< driver accepted a feature the device did not offer
+  feature_dependency = 113,  ///< a feature is set without the feature it depends on
+
+  // ring
+  bad_queue_size = 200,      ///< size zero, too large, or not a power of two (split)
+  ring_misaligned = 201,     ///< ring area violates its alignment (virtio 1.3 §2.7.1)
+  ring_not_mapped = 202,     ///< ring area outside guest memory or not in one region
+  queue_not_ready = 203,     ///< queue used before configure() or after reset()
+  queue_broken = 204,        ///< an earlier fatal ring error; reset the queue
+  avail_idx_jump = 205,      ///< avail.idx moved more than the queue size past last_avail
+  head_out_of_range = 206,   ///< avail ring names a descriptor index >= queue size
+  used_idx_jump = 207,       ///< used.idx moved more than the entries in flight
+  used_id_out_of_range = 208,///< used ring names an id >= queue size
+  used_id_not_in_flight = 209,///< used ring names an id the driver has not made available
+  used_len_too_large = 210,  ///< used length exceeds the chain's writable bytes (strict mode)
+  ring_full = 211,           ///< driver: not enough free descriptors for the chain
+  empty_chain = 212,         ///< driver: a chain needs at least one buffer
+  in_order_violation = 213,  ///< IN_ORDER negotiated but buffers completed out of order
+  feature_not_negotiated = 214, ///< operation needs a feature this queue did not negotiate
+
+  // chain / cursors
+  desc_index_out_of_range = 300, ///< next (or indirect next) >= table length
+  chain_too_long = 301,      ///< hop budget exhausted: a loop or a chain longer than allowed
+  indirect_in_indirect = 302,///< INDIRECT flag inside an indirect table (§2.7.5.3.1)
+  indirect_with_next = 303,  ///< INDIRECT and NEXT on one descriptor (§2.7.5.3.1)
+  indirect_not_negotiated = 304, ///< INDIRECT used without VIRTIO_F_INDIRECT_DESC
+  indirect_table_size = 305, ///< indirect table length 0 or not a multiple of 16
+  writable_before_readable = 306, ///< a readable descriptor after a writable one (§2.7.4.2)
+  total_len_overflow = 307,  ///< chain total length reaches 2^32 (§2.7.5.2)
+  desc_addr_overflow = 308,  ///< descriptor addr + len wraps past 2^64
+  segment_limit = 309,       ///< more non-empty descriptors than the chain can hold
+};
+
+/// A short, stable, human-readable description of `e` (never empty).
+[[nodiscard]] constexpr std::string_view error_message(errc e) noexcept {
+  switch (e) {
+    case errc::out_of_bounds: return "range lies outside guest memory";
+    case errc::address_overflow: return "address plus length overflows 64 bits";
+    case errc::not_contiguous: return "range spans more than one memory region";
+    case errc::misaligned: return "ring index access is misaligned";
+    case errc::access_denied: return "memory region does not allow this access";
+    case errc::injected_fault: return "injected memory fault";
+    case errc::invalid_argument: return "invalid argument";
+    case errc::no_space: return "no space left in the output buffer";
+    case errc::end_of_data: return "input buffer ended early";
+    case errc::region_overlap: return "memory region overlaps an existing region";
+    case errc::table_full: return "memory region table is full";
+    case errc::not_found: return "no memory region at that address";
+    case errc::feature_not_offered: return "feature accepted but not offered";
+    case errc::feature_dependency: return "feature set without the feature it depends on";
+    case errc::bad_queue_size: return "invalid queue size";
+    case errc::ring_misaligned: return "ring area is misaligned";
+    case errc::ring_not_mapped: return "ring area is not inside one memory region";
+    case errc::queue_not_ready: return "queue is not configured";
+    case errc::queue_broken: return "queue is broken by an earlier ring error; reset it";
+    case errc::avail_idx_jump: return "available index moved by more than the queue size";
+    case errc::head_out_of_range: return "available ring names a descriptor out of range";
+    case errc::used_idx_jump: return "used index moved by more than the buffers in flight";
+    case errc::used_id_out_of_range: return "used ring names an id out of range";
+    case errc::used_id_not_in_flight: return "used ring names an id that is not in flight";
+    case errc::used_len_too_large: return "used length exceeds the writable bytes";
+    case errc::ring_full: return "not enough free descriptors";
+    case errc::empty_chain: return "a chain needs at least one buffer";
+    case errc::in_order_violation: return "buffers completed out of order under IN_ORDER";
+    case errc::feature_not_negotiated: return "feature not negotiated on this queue";
+    case errc::desc_index_out_of_range: return "descriptor next index out of range";
+    case errc::chain_too_long: return "descriptor chain loops or exceeds its length limit";
+    case errc::indirect_in_indirect: return "indirect descriptor inside an indirect table";
+    case errc::indirect_with_next: return "descriptor has both INDIRECT and NEXT";
+    case errc::indirect_not_negotiated: return "indirect descriptor without INDIRECT_DESC";
+    case errc::indirect_table_size: return "indirect table length is zero or not a multiple of 16";
+    case errc::writable_before_readable: return "readable descriptor after a writable one";
+    case errc::total_len_overflow: return "descriptor chain length reaches 2^32 bytes";
+    case errc::desc_addr_overflow: return "descriptor address plus length overflows 64 bits";
+    case errc::segment_limit: return "descriptor chain has more segments than the device accepts";
+  }
+  return "unknown error";
+}
+
+struct unexpect_t {
+  explicit unexpect_t() = default;
+};
+/// Tag to build a result in its error state: `return {unexpect, errc::out_of_bounds};`
+inline constexpr unexpect_t unexpect{};
+
+/// A value of type T or an errc; shaped like std::expected<T, errc> so that moving to it later is
+/// a one-line change. Accessing the wrong alternative is a precondition failure (VIREO_ASSERT).
+template <typename T>
+class [[nodiscard]] result {
+ public:
+  using value_type = T;
+
+  constexpr result() noexcept(std::is_nothrow_default_constructible_v<T>)
+    requires std::is_default_constructible_v<T>
+      : has_(true) {
+    ::new (static_cast<void*>(&value_)) T();
+  }
+  template <typename U = T>
+    requires std::is_constructible_v<T, U&&> &&
+             (!std::is_same_v<std::remove_cvref_t<U>, result>) &&
+             (!std::is_same_v<std::remove_cvref_t<U>, errc>)
+  constexpr result(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) : has_(true) {
+    ::new (static_cast<void*>(&value_)) T(std::forward<U>(v));
+  }
+  constexpr result(errc e) noexcept : error_(e), has_(false) {}
+  constexpr result(unexpect_t, errc e) noexcept : error_(e), has_(false) {}
+
+  constexpr result(const result& o) noexcept(std::is_nothrow_copy_constructible_v<T>)
+      : has_(o.has_) {
+    if (has_) ::new (static_cast<void*>(&value_)) T(o.value_);
+    else error_ = o.error_;
+  }
+  constexpr result(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : has_(o.has_) {
+    if (has_) ::new (static_cast<void*>(&value_)) T(std::move(o.value_));
+    else error_ = o.error_;
+  }
+  constexpr result& operator=(const result& o) noexcept(std::is_nothrow_copy_constructible_v<T>) {
+    if (this != &o) {
+      destroy();
+      has_ = o.has_;
+      if (has_) ::new (static_cast<void*>(&value_)) T(o.value_);
+      else error_ = o.error_;
+    }
+    return *this;
+  }
+  constexpr result& operator=(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) {
+    if (this != &o) {
+      destroy();
+      has_ = o.has_;
+      if (has_) ::new (static_cast<void*>(&value_)) T(std::move(o.value_));
+      else error_ = o.error_;
+    }
+    return *this;
+  }
+  constexpr ~result() { destroy(); }
+
+  [[nodiscard]] constexpr bool has_value() const noexcept { return has_; }
+  constexpr explicit operator bool() const noexcept { return has_; }
+
+  [[nodiscard]] constexpr T& value() & noexcept { VIREO_ASSERT(has_); return value_; }
+  [[nodiscard]] constexpr const T& value() const& noexcept { VIREO_ASSERT(has_); return value_; }
+  [[nodiscard]] constexpr T&& value() && noexcept { VIREO_ASSERT(has_); return std::move(value_); }
+  [[nodiscard]] constexpr errc error() const noexcept { VIREO_ASSERT(!has_); return error_; }
+
+  /// The value, or `fallback` when this holds an error.
+  template <typename U>
+  [[nodiscard]] constexpr T value_or(U&& fallback) const& {
+    return has_ ? value_ : static_cast<T>(std::forward<U>(fallback));
+  }
+
+  constexpr T& operator*() & noexcept { return value(); }
+  constexpr const T& operator*() const& noexcept { return value(); }
+  constexpr T&& operator*() && noexcept { return std::move(*this).value(); }
+  constexpr T* operator->() noexcept { return &value(); }
+  constexpr const T* operator->() const noexcept { return &value(); }
+
+ private:
+  constexpr void destroy() noexcept {
+    if constexpr (!std::is_trivially_destructible_v<T>) {
+      if (has_) value_.~T();
+    }
+  }
+  union {
+    T value_;
+    errc error_;
+  };
+  bool has_;
+};
+
+/// The result of an operation that yields nothing but can fail.
+template <>
+class [[nodiscard]] result<void> {
+ public:
+  using value_type = void;
+  constexpr result() noexcept = default;
+  constexpr result(errc e) noexcept : error_(e), has_(false) {}
+  constexpr result(unexpect_t, errc e) noexcept : error_(e), has_(false) {}
+
+  [[nodiscard]] constexpr bool has_value() const noexcept { return has_; }
+  constexpr explicit operator bool() const noexcept { return has_; }
+  constexpr void value() const noexcept { VIREO_ASSERT(has_); }
+  [[nodiscard]] constexpr errc error() const noexcept { VIREO_ASSERT(!has_); return error_; }
+
+ private:
+  errc error_{};
+  bool has_ = true;
+};
+
+/// Shorthand for a successful result<void>.
+[[nodiscard]] constexpr result<void> ok() noexcept { return {}; }
+
+VIREO_NAMESPACE_END
+
+/// Propagate the error of a result-returning expression: `VIREO_TRY(mem.read(a, buf));`
+#define VIREO_TRY(expr)                                         \
+  do {                                                          \
+    auto&& vireo_try_r_ = (expr);                               \
+    if (VIREO_UNLIKELY(!vireo_try_r_)) return vireo_try_r_.error(); \
+  } while (0)

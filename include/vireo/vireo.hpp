@@ -1,0 +1,29 @@
+// SPDX-License-Identifier: Apache-2.0
+// Umbrella header: the freestanding core (no OS headers, no heap, no exceptions).
+// testing/ (mock drivers, which allocate) and OS-facing headers are included separately.
+#pragma once
+
+#include "vireo/version.hpp"
+
+#include "vireo/core/atomic_le.hpp"
+#include "vireo/core/bytes.hpp"
+#include "vireo/core/config.hpp"
+#include "vireo/core/endian.hpp"
+#include "vireo/core/features.hpp"
+#include "vireo/core/guest_memory.hpp"
+#include "vireo/core/memory/faulty_memory.hpp"
+#include "vireo/core/memory/flat_memory.hpp"
+#include "vireo/core/memory/region_table.hpp"
+#include "vireo/core/result.hpp"
+
+#include "vireo/ring/event_idx.hpp"
+#include "vireo/ring/layout.hpp"
+#include "vireo/ring/queue_config.hpp"
+#include "vireo/ring/split_device.hpp"
+#include "vireo/ring/split_driver.hpp"
+#include "vireo/ring/split_wire.hpp"
+
+#include "vireo/chain/cursor.hpp"
+#include "vireo/chain/descriptor_chain.hpp"
+#include "vireo/chain/segment.hpp"
+#include "vireo/chain/split_walker.hpp"
