@@ -21,49 +21,32 @@ class segment_cursor {
  public:
   segment_cursor() noexcept = default;
   segment_cursor(Memory& mem, std::span<const segment> segs, std::size_t total) noexcept
-      : mem_(&mem), seg_(segs.data()), end_(segs.data() + segs.size()), remaining_(total) {}
+      : mem_(&mem), seg_(segs.data()), end_(segs.data() + segs.size()), remaining_(total),
+        total_(total) {}
 
   [[nodiscard]] std::size_t remaining() const noexcept { return remaining_; }
-  [[nodiscard]] std::size_t position() const noexcept { return position_; }
+  [[nodiscard]] std::size_t position() const noexcept { return total_ - remaining_; }
 
   /// Copy the next `n` bytes between the stream and `host` (Dir: true = stream -> host).
   /// All or nothing on bounds: end_of_data/no_space leave the cursor where it was.
+  /// The fast path is inlined so that a constant `n` becomes a fixed-size move; the general
+  /// path takes and returns the position by value, so that the cursor's address never escapes
+  /// and the cursor can live in registers.
   template <bool ToHost>
-  result<void> copy(std::byte* host, std::size_t n, errc short_error) noexcept {
+  VIREO_ALWAYS_INLINE result<void> copy(std::byte* host, std::size_t n, errc short_error) noexcept {
     if (VIREO_UNLIKELY(n > remaining_)) return short_error;
-    // Fast path: the whole piece lies in the current mapped segment.
     if (VIREO_LIKELY(n != 0 && seg_->host != nullptr && seg_->len - off_ >= n)) {
+      // The whole piece lies in the current mapped segment.
       if constexpr (ToHost) std::memcpy(host, seg_->host + off_, n);
       else std::memcpy(seg_->host + off_, host, n);
       advance_within(n);
       return ok();
     }
-    const segment* seg = seg_;
-    std::uint32_t off = off_;
-    std::size_t done = 0;
-    while (done < n) {
-      if (off == seg->len) {
-        ++seg;
-        off = 0;
-        continue;
-      }
-      const std::size_t piece = seg->len - off < n - done ? seg->len - off : n - done;
-      if (seg->host != nullptr) {
-        if constexpr (ToHost) std::memcpy(host + done, seg->host + off, piece);
-        else std::memcpy(seg->host + off, host + done, piece);
-      } else {
-        // off < len <= 2^32 and addr + len was checked when the chain was built: cannot wrap.
-        const gpa at = seg->addr.offset(off);
-        if constexpr (ToHost) VIREO_TRY(mem_->read(at, bytes{host + done, piece}));
-        else VIREO_TRY(mem_->write(at, const_bytes{host + done, piece}));
-      }
-      done += piece;
-      off += static_cast<std::uint32_t>(piece);
-    }
-    seg_ = seg;
-    off_ = off;
+    const copy_end e = copy_across<ToHost>(mem_, seg_, off_, host, n);
+    if (VIREO_UNLIKELY(e.error != errc{})) return e.error;
+    seg_ = e.seg;
+    off_ = e.off;
     remaining_ -= n;
-    position_ += n;
     return ok();
   }
 
@@ -88,7 +71,6 @@ class segment_cursor {
       left -= piece;
     }
     remaining_ -= n;
-    position_ += n;
     return ok();
   }
 
@@ -97,12 +79,48 @@ class segment_cursor {
     if (n > remaining_) return short_error;
     segment_cursor part = *this;
     part.remaining_ = n;
-    part.position_ = 0;
+    part.total_ = n;
     VIREO_TRY(skip(n, short_error));
     return part;
   }
 
  private:
+  /// Where copy_across() ended, or its error (errc{} = success).
+  struct copy_end {
+    const segment* seg;
+    std::uint32_t off;
+    errc error;
+  };
+
+  /// copy() across segment boundaries or through the memory model, from (seg, off).
+  /// Precondition: n does not exceed the bytes left in the stream.
+  template <bool ToHost>
+  static copy_end copy_across(Memory* mem, const segment* seg, std::uint32_t off, std::byte* host,
+                              std::size_t n) noexcept {
+    std::size_t done = 0;
+    while (done < n) {
+      if (off == seg->len) {
+        ++seg;
+        off = 0;
+        continue;
+      }
+      const std::size_t piece = seg->len - off < n - done ? seg->len - off : n - done;
+      if (seg->host != nullptr) {
+        if constexpr (ToHost) std::memcpy(host + done, seg->host + off, piece);
+        else std::memcpy(seg->host + off, host + done, piece);
+      } else {
+        // off < len <= 2^32 and addr + len was checked when the chain was built: cannot wrap.
+        const gpa at = seg->addr.offset(off);
+        result<void> r;
+        if constexpr (ToHost) r = mem->read(at, bytes{host + done, piece});
+        else r = mem->write(at, const_bytes{host + done, piece});
+        if (VIREO_UNLIKELY(!r)) return {seg, off, r.error()};
+      }
+      done += piece;
+      off += static_cast<std::uint32_t>(piece);
+    }
+    return {seg, off, errc{}};
+  }
   void normalize() noexcept {
     while (off_ == seg_->len) {  // segments are non-empty, remaining_ > 0 keeps seg_ < end_
       ++seg_;
@@ -112,7 +130,6 @@ class segment_cursor {
   void advance_within(std::size_t n) noexcept {
     off_ += static_cast<std::uint32_t>(n);
     remaining_ -= n;
-    position_ += n;
   }
 
   Memory* mem_ = nullptr;
@@ -120,7 +137,7 @@ class segment_cursor {
   const segment* end_ = nullptr;
   std::uint32_t off_ = 0;
   std::size_t remaining_ = 0;
-  std::size_t position_ = 0;
+  std::size_t total_ = 0;  ///< bytes this cursor covers; position() = total_ - remaining_
 };
 
 }  // namespace detail

@@ -122,16 +122,13 @@ class [[nodiscard]] result {
 
   constexpr result() noexcept(std::is_nothrow_default_constructible_v<T>)
     requires std::is_default_constructible_v<T>
-      : has_(true) {
-    ::new (static_cast<void*>(&value_)) T();
-  }
+      : value_(), has_(true) {}
   template <typename U = T>
     requires std::is_constructible_v<T, U&&> &&
              (!std::is_same_v<std::remove_cvref_t<U>, result>) &&
              (!std::is_same_v<std::remove_cvref_t<U>, errc>)
-  constexpr result(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>) : has_(true) {
-    ::new (static_cast<void*>(&value_)) T(std::forward<U>(v));
-  }
+  constexpr result(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>)
+      : value_(std::forward<U>(v)), has_(true) {}
   constexpr result(errc e) noexcept : error_(e), has_(false) {}
   constexpr result(unexpect_t, errc e) noexcept : error_(e), has_(false) {}
 

@@ -126,8 +126,8 @@ class split_driver {
   /// Make a chain of `readable` then `writable` buffers available (§2.7.13) and publish it.
   /// Returns the head, which reclaim() reports back with `user_data`.
   /// Errors: empty_chain, total_len_overflow (§2.7.5.2: below 2^32), ring_full, invalid_argument
-  /// (indirect requested but no pool, or more buffers than a pool table holds),
-  /// queue_not_ready, queue_broken.
+  /// (more buffers than the queue size, indirect requested but no pool, or more buffers than a
+  /// pool table holds), queue_not_ready, queue_broken.
   [[nodiscard]] result<std::uint16_t> add(std::span<const buffer> readable,
                                           std::span<const buffer> writable,
                                           std::uint64_t user_data = 0,
@@ -135,6 +135,9 @@ class split_driver {
     if (VIREO_UNLIKELY(!ready_)) return broken_ ? errc::queue_broken : errc::queue_not_ready;
     const std::size_t n = readable.size() + writable.size();
     if (n == 0) return errc::empty_chain;
+    // §2.7.5.3.1: a driver MUST NOT create a chain longer than the queue size, not even through
+    // an indirect table that could hold more entries.
+    if (n > size_) return errc::invalid_argument;
     std::uint64_t total = 0, writable_len = 0;
     for (const auto& b : readable) total += b.len;
     for (const auto& b : writable) writable_len += b.len;
@@ -194,8 +197,9 @@ class split_driver {
 
   /// The next completed buffer, or nullopt when none. Under IN_ORDER a single used element may
   /// stand for a batch (§2.7.9): the buffers before the named one come back one per call with
-  /// their whole writable length. Errors (each breaks the queue): used_idx_jump,
-  /// used_id_out_of_range, used_id_not_in_flight, used_len_too_large; queue_not_ready, queue_broken.
+  /// their whole writable length. Errors (each breaks the queue): used_idx_jump (also when such a
+  /// batch is longer than used.idx says), used_id_out_of_range, used_id_not_in_flight,
+  /// used_len_too_large; queue_not_ready, queue_broken.
   [[nodiscard]] result<std::optional<used_buffer>> reclaim() noexcept {
     if (VIREO_UNLIKELY(!ready_)) return broken_ ? errc::queue_broken : errc::queue_not_ready;
     if (batch_target_) {
@@ -218,6 +222,13 @@ class split_driver {
     if (VIREO_UNLIKELY(!heads_[id].in_flight)) return fail(errc::used_id_not_in_flight);
     if (VIREO_UNLIKELY(len > heads_[id].writable_len)) return fail(errc::used_len_too_large);
     if (in_order_ && id != oldest_) {
+      // §2.7.9: the device advanced used.idx by the batch size. A batch longer than what it
+      // published would have us retire buffers the device never completed.
+      std::uint16_t batch = 1;
+      for (std::uint16_t h = oldest_; h != id && batch <= in_flight_; ++batch)
+        h = static_cast<std::uint16_t>((h + heads_[h].ndesc) & mask_);
+      if (VIREO_UNLIKELY(batch > static_cast<std::uint16_t>(used_shadow_ - last_used_)))
+        return fail(errc::used_idx_jump);
       batch_target_ = std::pair<std::uint16_t, std::uint32_t>{static_cast<std::uint16_t>(id), len};
       return retire(oldest_, heads_[oldest_].writable_len);
     }

@@ -11,7 +11,7 @@ VIREO_NAMESPACE_BEGIN
 /// Forwards to `inner` unless a configured fault applies:
 ///  - fail_after(n): every access after the first n succeeds no more;
 ///  - fail_range(a, len): any access overlapping [a, a + len) fails;
-///  - deny_map(): map() answers not_contiguous, forcing callers onto their copy path.
+///  - deny_map(): map() answers not_contiguous for valid ranges, forcing callers onto their copy path.
 /// Every access (read, write, map, load, store) counts once in accesses().
 template <guest_memory Inner>
 class faulty_memory {
@@ -40,8 +40,11 @@ class faulty_memory {
 
   [[nodiscard]] result<bytes> map(gpa a, std::size_t len, access acc) noexcept {
     if (auto f = fault(a, len); !f) return f.error();
-    if (deny_map_ && len > 0) return errc::not_contiguous;
-    return inner_->map(a, len, acc);
+    auto view = inner_->map(a, len, acc);
+    // Like a real multi-region memory: only a valid range can be "not contiguous"; an invalid
+    // one still reports its own error (out_of_bounds, address_overflow, ...).
+    if (view && deny_map_ && len > 0) return errc::not_contiguous;
+    return view;
   }
   [[nodiscard]] result<void> read(gpa a, bytes out) noexcept {
     VIREO_TRY(fault(a, out.size()));

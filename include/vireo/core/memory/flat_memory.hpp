@@ -39,12 +39,14 @@ class flat_memory {
     return ok();
   }
   [[nodiscard]] result<std::uint16_t> load_u16(gpa a, std::memory_order order) noexcept {
+    if (VIREO_UNLIKELY((a.raw() & 1) != 0)) return errc::misaligned;
     auto off = offset_of(a, 2);
     if (VIREO_UNLIKELY(!off)) return off.error();
     if (VIREO_UNLIKELY(!detail::is_aligned(host_.data() + *off, 2))) return errc::misaligned;
     return detail::atomic_load_le16(host_.data() + *off, order);
   }
   [[nodiscard]] result<void> store_u16(gpa a, std::uint16_t v, std::memory_order order) noexcept {
+    if (VIREO_UNLIKELY((a.raw() & 1) != 0)) return errc::misaligned;
     auto off = offset_of(a, 2);
     if (VIREO_UNLIKELY(!off)) return off.error();
     if (VIREO_UNLIKELY(!detail::is_aligned(host_.data() + *off, 2))) return errc::misaligned;
@@ -54,7 +56,8 @@ class flat_memory {
 
  private:
   [[nodiscard]] VIREO_ALWAYS_INLINE result<std::size_t> offset_of(gpa a, std::size_t len) const noexcept {
-    if (VIREO_UNLIKELY(len > UINT64_MAX - a.raw())) return errc::address_overflow;
+    // The last byte (a + len - 1) must exist: a range may end exactly at 2^64.
+    if (VIREO_UNLIKELY(len != 0 && len - 1 > UINT64_MAX - a.raw())) return errc::address_overflow;
     if (VIREO_UNLIKELY(a.raw() < base_)) return errc::out_of_bounds;
     const std::uint64_t off = a.raw() - base_;
     if (VIREO_UNLIKELY(!range_fits(off, len, host_.size()))) return errc::out_of_bounds;

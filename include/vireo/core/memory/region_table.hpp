@@ -84,7 +84,7 @@ class region_table {
   }
 
   [[nodiscard]] result<bytes> map(gpa a, std::size_t len, access acc) noexcept {
-    if (len > UINT64_MAX - a.raw()) return errc::address_overflow;
+    if (len != 0 && len - 1 > UINT64_MAX - a.raw()) return errc::address_overflow;
     const memory_region* r = find(a);
     if (r == nullptr) return len == 0 ? result<bytes>{bytes{}} : result<bytes>{errc::out_of_bounds};
     if (!allows(r->allowed, acc)) return errc::access_denied;
@@ -98,13 +98,13 @@ class region_table {
   [[nodiscard]] result<void> read(gpa a, bytes out) noexcept {
     return walk(a, out.size(), access::read,
                 [&](const memory_region& r, std::uint64_t off, std::uint64_t n, std::size_t done) {
-                  std::memcpy(out.data() + done, r.host + off, n);
+                  std::memcpy(out.data() + done, r.host + off, static_cast<std::size_t>(n));
                 });
   }
   [[nodiscard]] result<void> write(gpa a, const_bytes in) noexcept {
     return walk(a, in.size(), access::write,
                 [&](const memory_region& r, std::uint64_t off, std::uint64_t n, std::size_t done) {
-                  std::memcpy(r.host + off, in.data() + done, n);
+                  std::memcpy(r.host + off, in.data() + done, static_cast<std::size_t>(n));
                 });
   }
   [[nodiscard]] result<std::uint16_t> load_u16(gpa a, std::memory_order order) noexcept {
@@ -139,7 +139,7 @@ class region_table {
   /// anything, so a failed access has no partial effect.
   template <typename Visit>
   result<void> walk(gpa a, std::uint64_t len, access acc, Visit&& visit) noexcept {
-    if (len > UINT64_MAX - a.raw()) return errc::address_overflow;
+    if (len != 0 && len - 1 > UINT64_MAX - a.raw()) return errc::address_overflow;
     for (int pass = 0; pass < 2; ++pass) {
       std::uint64_t cur = a.raw(), left = len;
       std::size_t done = 0;
@@ -150,7 +150,7 @@ class region_table {
         const std::uint64_t off = cur - r->guest_addr.raw();
         const std::uint64_t n = left < r->size - off ? left : r->size - off;
         if (pass == 1) visit(*r, off, n, done);
-        cur += n;  // cannot wrap: len <= 2^64-1 - a was checked above
+        cur += n;  // wraps to 0 only after the last piece of a range ending at 2^64
         left -= n;
         done += static_cast<std::size_t>(n);
       }
