@@ -190,10 +190,6 @@ class harness {
   }
 
   void step(std::uint8_t opcode) {
-#ifdef FUZZ_TRACE
-    std::fprintf(stderr, "op %u last_used=%u used.idx=%u ahead=%u inflight=%zu\n", opcode % 14u,
-                 m_.last_used, used_idx_mem(), m_.ahead, m_.fifo_count);
-#endif
     switch (opcode % 14) {
       case 0:
       case 1: op_add(); break;
