@@ -83,7 +83,7 @@ template <guest_memory Memory, std::size_t Max>
 /// Errors: desc_index_out_of_range, chain_too_long, indirect_not_negotiated, indirect_with_next,
 /// indirect_in_indirect, indirect_table_size, and those of chain_builder::add.
 template <guest_memory Memory, std::size_t Max>
-[[nodiscard]] result<void> walk_split_chain(Memory& mem, const std::byte* table,
+[[nodiscard]] VIREO_ALWAYS_INLINE result<void> walk_split_chain(Memory& mem, const std::byte* table,
                                             std::uint32_t queue_size, std::uint16_t head,
                                             bool indirect_negotiated,
                                             chain_builder<Memory, Max>& b) noexcept {

@@ -35,6 +35,18 @@ VIREO_ALWAYS_INLINE void atomic_store_le16(std::byte* p, std::uint16_t v,
   std::atomic_ref<std::uint16_t>(*word).store(le16_to_host(v), order);
 }
 
+/// The full barrier the split ring needs between publishing an index and reading the other
+/// side's suppression field (store -> load ordering). On x86 a locked RMW on the stack orders
+/// like MFENCE for ordinary write-back memory and is much cheaper (Linux smp_mb(), DPDK
+/// rte_smp_mb()); GCC already emits one for the fence below, clang emits MFENCE.
+VIREO_ALWAYS_INLINE void full_fence() noexcept {
+#if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__)
+  __asm__ __volatile__("lock orq $0, (%%rsp)" ::: "memory", "cc");
+#else
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+#endif
+}
+
 [[nodiscard]] inline bool is_aligned(const void* p, std::size_t a) noexcept {
   return (reinterpret_cast<std::uintptr_t>(p) & (a - 1)) == 0;
 }

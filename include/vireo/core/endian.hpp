@@ -2,6 +2,7 @@
 // Wire integers stored as byte arrays: alignment 1, explicit byte order, no implicit arithmetic.
 #pragma once
 
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
@@ -30,6 +31,8 @@ struct endian_int {
   unsigned char bytes[sizeof(T)];
 
   [[nodiscard]] constexpr T get() const noexcept {
+    // Native order: the bytes are the value (one load; GCC -O2 does not fold the loop below).
+    if constexpr (Order == native_order) return std::bit_cast<T>(bytes);
     T v = 0;
     for (std::size_t i = 0; i < sizeof(T); ++i) {
       const std::size_t shift = Order == byte_order::little ? i : sizeof(T) - 1 - i;
@@ -39,6 +42,10 @@ struct endian_int {
   }
 
   constexpr void set(T v) noexcept {
+    if constexpr (Order == native_order) {
+      *this = std::bit_cast<endian_int>(v);
+      return;
+    }
     for (std::size_t i = 0; i < sizeof(T); ++i) {
       const std::size_t shift = Order == byte_order::little ? i : sizeof(T) - 1 - i;
       bytes[i] = static_cast<unsigned char>(v >> (8 * shift));

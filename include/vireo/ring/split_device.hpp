@@ -222,7 +222,7 @@ class split_device {
     if (!ready_ || !pushed_) return false;
     // §2.7.7.2 / vhost: the used.idx store must be visible before we read the driver's
     // suppression fields, or a driver re-enabling interrupts could be missed.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    vireo::detail::full_fence();
     pushed_ = false;
     const std::uint16_t old = signalled_used_;
     const bool valid = signalled_valid_;
@@ -258,7 +258,7 @@ class split_device {
       store16(used_ + split_layout::used_flags, 0, std::memory_order_relaxed);
     // The one full fence: our store must be visible before we re-read avail.idx, pairing with
     // the driver's fence between publishing avail.idx and reading our suppression field.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    vireo::detail::full_fence();
     return refresh_avail();
   }
 

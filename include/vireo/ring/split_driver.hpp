@@ -182,7 +182,7 @@ class split_driver {
   [[nodiscard]] bool needs_kick() noexcept {
     if (!ready_ || num_added_ == 0) return false;
     // §2.7.13.4.1: avail.idx is visible before we read the device's suppression fields.
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    vireo::detail::full_fence();
     const std::uint16_t old = kicked_idx_;
     const std::uint32_t added = num_added_;
     kicked_idx_ = avail_idx_;
@@ -250,7 +250,7 @@ class split_driver {
       store16(avail_ + split_layout::used_event(size_), last_used_, std::memory_order_relaxed);
     else
       store16(avail_ + split_layout::avail_flags, 0, std::memory_order_relaxed);
-    std::atomic_thread_fence(std::memory_order_seq_cst);
+    vireo::detail::full_fence();
     return load16(used_ + split_layout::used_idx, std::memory_order_acquire) != last_used_ ||
            batch_target_.has_value();
   }

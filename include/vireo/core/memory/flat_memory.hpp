@@ -56,12 +56,13 @@ class flat_memory {
 
  private:
   [[nodiscard]] VIREO_ALWAYS_INLINE result<std::size_t> offset_of(gpa a, std::size_t len) const noexcept {
-    // The last byte (a + len - 1) must exist: a range may end exactly at 2^64.
-    if (VIREO_UNLIKELY(len != 0 && len - 1 > UINT64_MAX - a.raw())) return errc::address_overflow;
-    if (VIREO_UNLIKELY(a.raw() < base_)) return errc::out_of_bounds;
+    // One wrapping subtraction covers "below base" too (it wraps to a huge offset), and a range
+    // that fits inside the buffer cannot overflow: the common case costs two compares.
     const std::uint64_t off = a.raw() - base_;
-    if (VIREO_UNLIKELY(!range_fits(off, len, host_.size()))) return errc::out_of_bounds;
-    return static_cast<std::size_t>(off);
+    if (VIREO_LIKELY(range_fits(off, len, host_.size()))) return static_cast<std::size_t>(off);
+    // The last byte (a + len - 1) must exist: a range may end exactly at 2^64.
+    if (len != 0 && len - 1 > UINT64_MAX - a.raw()) return errc::address_overflow;
+    return errc::out_of_bounds;
   }
 
   bytes host_{};
