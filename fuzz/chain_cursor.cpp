@@ -14,17 +14,10 @@
 #include <utility>
 #include <vector>
 
+#include "fuzz_input.hpp"
 #include "vireo/chain/cursor.hpp"
 #include "vireo/core/memory/faulty_memory.hpp"
 #include "vireo/core/memory/flat_memory.hpp"
-
-#define FUZZ_CHECK(cond)                                                                  \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      std::fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__, #cond); \
-      __builtin_trap();                                                                   \
-    }                                                                                     \
-  } while (0)
 
 namespace {
 
@@ -32,25 +25,7 @@ using vireo::errc;
 using vireo::gpa;
 namespace chain = vireo::chain;
 
-/// Bounds-checked little-endian consumer: past the end every read yields zeros.
-class byte_source {
- public:
-  byte_source(const std::uint8_t* data, std::size_t size) noexcept : p_(data), n_(size) {}
-  [[nodiscard]] bool empty() const noexcept { return n_ == 0; }
-  std::uint8_t u8() noexcept {
-    if (n_ == 0) return 0;
-    --n_;
-    return *p_++;
-  }
-  std::uint16_t u16() noexcept {
-    const unsigned lo = u8();
-    return static_cast<std::uint16_t>(lo | (unsigned{u8()} << 8));
-  }
-
- private:
-  const std::uint8_t* p_;
-  std::size_t n_;
-};
+using vireo_fuzz::byte_source;
 
 constexpr std::uint64_t kBase = 0x1000;
 constexpr std::size_t kMemSize = 0x4000;

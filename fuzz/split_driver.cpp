@@ -14,16 +14,9 @@
 #include <span>
 #include <utility>
 
+#include "fuzz_input.hpp"
 #include "vireo/core/memory/flat_memory.hpp"
 #include "vireo/ring/split_driver.hpp"
-
-#define FUZZ_CHECK(cond)                                                                  \
-  do {                                                                                    \
-    if (!(cond)) {                                                                        \
-      std::fprintf(stderr, "%s:%d: invariant violated: %s\n", __FILE__, __LINE__, #cond); \
-      __builtin_trap();                                                                   \
-    }                                                                                     \
-  } while (0)
 
 namespace {
 
@@ -31,29 +24,7 @@ using vireo::errc;
 using vireo::gpa;
 namespace ring = vireo::ring;
 
-/// Bounds-checked little-endian consumer: past the end every read yields zeros.
-class byte_source {
- public:
-  byte_source(const std::uint8_t* data, std::size_t size) noexcept : p_(data), n_(size) {}
-  [[nodiscard]] bool empty() const noexcept { return n_ == 0; }
-  std::uint8_t u8() noexcept {
-    if (n_ == 0) return 0;
-    --n_;
-    return *p_++;
-  }
-  std::uint16_t u16() noexcept {
-    const unsigned lo = u8();
-    return static_cast<std::uint16_t>(lo | (unsigned{u8()} << 8));
-  }
-  std::uint32_t u32() noexcept {
-    const std::uint32_t lo = u16();
-    return lo | (std::uint32_t{u16()} << 16);
-  }
-
- private:
-  const std::uint8_t* p_;
-  std::size_t n_;
-};
+using vireo_fuzz::byte_source;
 
 constexpr std::uint64_t kBase = 0x10000;
 constexpr std::size_t kDescOff = 0x0000;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests for vireo/chain/cursor.hpp: reader and writer cursors over hand-built segment lists.
+#include "test_support.hpp"
 #include "vireo/chain/cursor.hpp"
 
 #include <doctest/doctest.h>
@@ -25,12 +26,7 @@ using vireo::flat_memory;
 using vireo::gpa;
 using vireo::chain::segment;
 
-// The error held by `r`, or errc{} (0, no enumerator) when it holds a value: a wrong expectation
-// then fails the check instead of tripping VIREO_ASSERT inside error().
-template <typename R>
-vireo::errc err(const R& r) {
-  return r.has_value() ? vireo::errc{} : r.error();
-}
+using vireo_test::err;
 
 constexpr std::uint64_t base = 0x10000;
 

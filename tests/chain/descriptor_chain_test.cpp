@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests for vireo/chain/descriptor_chain.hpp: chain_builder's checks and descriptor_chain itself.
+#include "test_support.hpp"
 #include "vireo/chain/descriptor_chain.hpp"
 
 #include <doctest/doctest.h>
@@ -26,12 +27,7 @@ using vireo::gpa;
 using vireo::chain::chain_builder;
 using vireo::chain::descriptor_chain;
 
-// The error held by `r`, or errc{} (0, no enumerator) when it holds a value: a wrong expectation
-// then fails the check instead of tripping VIREO_ASSERT inside error().
-template <typename R>
-vireo::errc err(const R& r) {
-  return r.has_value() ? vireo::errc{} : r.error();
-}
+using vireo_test::err;
 
 constexpr std::uint64_t base = 0x4000;
 

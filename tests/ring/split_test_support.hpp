@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "test_support.hpp"
 #include "vireo/vireo.hpp"
 #include "vireo/testing/mock_split_driver.hpp"
 
@@ -36,12 +37,7 @@ using mock = vireo::testing::mock_split_driver;
 using device = vireo::ring::split_device<flat_memory>;
 using chain = device::chain_type;
 
-/// The error of a result, or errc{} (0, no enumerator) when it holds a value, so a CHECK on an
-/// unexpected success fails instead of tripping VIREO_ASSERT.
-template <typename R>
-[[nodiscard]] errc err(const R& r) {
-  return r.has_value() ? errc{} : r.error();
-}
+using vireo_test::err;
 
 [[nodiscard]] inline feature_set features(bool indirect, bool event_idx, bool in_order) {
   feature_set f;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests for vireo/core/memory/faulty_memory.hpp: injected failures over another memory model.
+#include "test_support.hpp"
 #include "vireo/core/memory/faulty_memory.hpp"
 
 #include <doctest/doctest.h>
@@ -20,12 +21,7 @@ using vireo::faulty_memory;
 using vireo::flat_memory;
 using vireo::gpa;
 
-// The error held by `r`, or errc{} (0, no enumerator) when it holds a value: a wrong expectation
-// then fails the check instead of tripping VIREO_ASSERT inside error().
-template <typename R>
-vireo::errc err(const R& r) {
-  return r.has_value() ? vireo::errc{} : r.error();
-}
+using vireo_test::err;
 
 static_assert(vireo::guest_memory<faulty_memory<flat_memory>>);
 static_assert(vireo::guest_memory<faulty_memory<vireo::region_table<4>>>);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests for vireo/core/memory/flat_memory.hpp: one host buffer at one guest address.
+#include "test_support.hpp"
 #include "vireo/core/memory/flat_memory.hpp"
 
 #include <doctest/doctest.h>
@@ -11,12 +12,7 @@
 
 namespace {
 
-// The error held by `r`, or errc{} (0, no enumerator) when it holds a value: a wrong expectation
-// then fails the check instead of tripping VIREO_ASSERT inside error().
-template <typename R>
-vireo::errc err(const R& r) {
-  return r.has_value() ? vireo::errc{} : r.error();
-}
+using vireo_test::err;
 
 using vireo::access;
 using vireo::errc;

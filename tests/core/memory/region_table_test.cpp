@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 // Tests for vireo/core/memory/region_table.hpp: a sorted, fixed-capacity table of host regions.
+#include "test_support.hpp"
 #include "vireo/core/memory/region_table.hpp"
 
 #include <doctest/doctest.h>
@@ -12,12 +13,7 @@
 
 namespace {
 
-// The error held by `r`, or errc{} (0, no enumerator) when it holds a value: a wrong expectation
-// then fails the check instead of tripping VIREO_ASSERT inside error().
-template <typename R>
-vireo::errc err(const R& r) {
-  return r.has_value() ? vireo::errc{} : r.error();
-}
+using vireo_test::err;
 
 using vireo::access;
 using vireo::errc;
