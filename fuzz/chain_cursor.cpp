@@ -41,20 +41,13 @@ struct obj16 {  // a 16-byte wire struct for read_obj / write_obj
   std::uint8_t b[16];
 };
 
-/// A fixed byte pattern, built once: loops in the harness are instrumented too, so per-input work
-/// on whole buffers stays in memcpy/memcmp.
+/// kMemSize + 256 bytes: a fill may start up to 255 bytes into the pattern.
 const std::byte* pattern() {
-  static const auto p = [] {
-    std::array<std::byte, kMemSize + 256> a{};
-    for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::byte(i * 31 + (i >> 8));
-    return a;
-  }();
-  return p.data();
+  return vireo_fuzz::fixed_pattern<kMemSize + 256>(
+      [](std::size_t i) { return std::byte(i * 31 + (i >> 8)); });
 }
 
-struct free_aligned {
-  void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{64}); }
-};
+using vireo_fuzz::free_aligned;
 
 template <typename Cursor>
 struct tracked {

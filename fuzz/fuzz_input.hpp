@@ -2,7 +2,9 @@
 // What every fuzz target shares: the invariant check and a bounds-checked input consumer.
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <new>
 #include <cstdint>
 #include <cstdio>
 
@@ -39,6 +41,23 @@ class byte_source {
  private:
   const std::uint8_t* p_;
   std::size_t n_;
+};
+
+/// N bytes of a fixed pattern (byte i = fill(i)), built once per target: loops in a harness are
+/// instrumented too, so per-input work on whole buffers stays in memcpy/memcmp.
+template <std::size_t N, typename Fill>
+const std::byte* fixed_pattern(Fill fill) {
+  static const auto p = [&] {
+    std::array<std::byte, N> a{};
+    for (std::size_t i = 0; i < a.size(); ++i) a[i] = fill(i);
+    return a;
+  }();
+  return p.data();
+}
+
+/// Deleter for the 64-byte-aligned guest memory the targets allocate.
+struct free_aligned {
+  void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{64}); }
 };
 
 }  // namespace vireo_fuzz

@@ -128,20 +128,11 @@ bool ranges_overlap(std::uint64_t a, std::uint64_t alen, std::uint64_t b, std::u
   return a < b + blen && b < a + alen;
 }
 
-/// A fixed byte pattern, built once: loops in the harness are instrumented too, so per-input work
-/// on whole buffers stays in memcpy/memcmp.
 const std::byte* pattern() {
-  static const auto p = [] {
-    std::array<std::byte, kMemSize> a{};
-    for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::byte(i * 7 + 3);
-    return a;
-  }();
-  return p.data();
+  return vireo_fuzz::fixed_pattern<kMemSize>([](std::size_t i) { return std::byte(i * 7 + 3); });
 }
 
-struct free_aligned {
-  void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{64}); }
-};
+using vireo_fuzz::free_aligned;
 
 // ---- model --------------------------------------------------------------------------------------
 

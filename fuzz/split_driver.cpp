@@ -41,20 +41,11 @@ constexpr int kMaxOps = 256;
 
 using driver_t = ring::split_driver<vireo::flat_memory, kMaxQueue>;
 
-/// A fixed byte pattern, built once: loops in the harness are instrumented too, so per-input work
-/// on whole buffers stays in memcpy/memcmp.
 const std::byte* pattern() {
-  static const auto p = [] {
-    std::array<std::byte, kMemSize> a{};
-    for (std::size_t i = 0; i < a.size(); ++i) a[i] = std::byte(i * 11 + 5);
-    return a;
-  }();
-  return p.data();
+  return vireo_fuzz::fixed_pattern<kMemSize>([](std::size_t i) { return std::byte(i * 11 + 5); });
 }
 
-struct free_aligned {
-  void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{64}); }
-};
+using vireo_fuzz::free_aligned;
 
 struct head_model {
   bool in_flight = false;

@@ -2,7 +2,6 @@
 // Walks a split-ring descriptor chain (direct, then optionally one indirect table) into a chain.
 #pragma once
 
-#include <bit>
 #include <cstddef>
 #include <cstring>
 
@@ -19,26 +18,12 @@ struct decoded_desc {
   std::uint16_t flags;
   std::uint16_t next;
 };
-static_assert(sizeof(decoded_desc) == sizeof(ring::split_desc) &&
-                  offsetof(decoded_desc, addr) == offsetof(ring::split_desc, addr) &&
-                  offsetof(decoded_desc, len) == offsetof(ring::split_desc, len) &&
-                  offsetof(decoded_desc, flags) == offsetof(ring::split_desc, flags) &&
-                  offsetof(decoded_desc, next) == offsetof(ring::split_desc, next),
-              "decoded_desc mirrors virtq_desc field for field");
-
-/// Copy one descriptor out of shared memory exactly once, then decode the private copy.
+/// Copy one descriptor out of shared memory exactly once, then decode the private copy (on a
+/// little-endian host each get() is a plain load).
 [[nodiscard]] VIREO_ALWAYS_INLINE decoded_desc decode_split_desc(const std::byte* p) noexcept {
-  if constexpr (std::endian::native == std::endian::little) {
-    // The wire layout is decoded_desc's layout on a little-endian host, so the copy is the
-    // decode: one 16-byte copy, no byte assembly (GCC -O2 leaves le64::get() as a byte loop).
-    decoded_desc d;
-    std::memcpy(&d, p, sizeof d);
-    return d;
-  } else {
-    ring::split_desc d;
-    std::memcpy(&d, p, sizeof d);
-    return {d.addr.get(), d.len.get(), d.flags.get(), d.next.get()};
-  }
+  ring::split_desc d;
+  std::memcpy(&d, p, sizeof d);
+  return {d.addr.get(), d.len.get(), d.flags.get(), d.next.get()};
 }
 
 /// Walk the indirect table at [table, table + len) (virtio 1.3 §2.7.5.3). The hop budget is the

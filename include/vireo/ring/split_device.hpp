@@ -125,7 +125,7 @@ class split_device {
     used_idx_ = signalled_used_ = used_idx;
     next_push_seq_ = next_avail;  // under IN_ORDER everything before next_avail is complete
     signalled_valid_ = false;
-    store16(used_ + split_layout::used_idx, used_idx_, std::memory_order_release);
+    detail::store16(used_ + split_layout::used_idx, used_idx_, std::memory_order_release);
   }
 
   /// Take the next available chain into `out`. Returns false (and an empty `out`) when nothing
@@ -144,10 +144,10 @@ class split_device {
     const std::uint16_t seq = last_avail_;
     // Entries before avail_shadow_ were published by the acquire load in refresh_avail().
     const std::uint16_t head =
-        load16(avail_ + split_layout::avail_ring(last_avail_ & mask_), std::memory_order_relaxed);
+        detail::load16(avail_ + split_layout::avail_ring(last_avail_ & mask_), std::memory_order_relaxed);
     ++last_avail_;
     if (event_idx_ && notify_enabled_)  // ask for a kick when the next entry is published
-      store16(used_ + split_layout::avail_event(size_), last_avail_, std::memory_order_relaxed);
+      detail::store16(used_ + split_layout::avail_event(size_), last_avail_, std::memory_order_relaxed);
     if (VIREO_UNLIKELY(head >= size_)) return fail(errc::head_out_of_range);
 
     chain::chain_builder<Memory, MaxSegments> b{out, *mem_};
@@ -229,11 +229,11 @@ class split_device {
     signalled_used_ = used_idx_;
     signalled_valid_ = true;
     if (!event_idx_)
-      return (load16(avail_ + split_layout::avail_flags, std::memory_order_relaxed) &
+      return (detail::load16(avail_ + split_layout::avail_flags, std::memory_order_relaxed) &
               avail_flag::no_interrupt) == 0;
     if (!valid) return true;
     const std::uint16_t event =
-        load16(avail_ + split_layout::used_event(size_), std::memory_order_relaxed);
+        detail::load16(avail_ + split_layout::used_event(size_), std::memory_order_relaxed);
     return need_event(event, used_idx_, old);
   }
 
@@ -243,7 +243,7 @@ class split_device {
     if (!ready_) return;
     notify_enabled_ = false;
     if (!event_idx_)
-      store16(used_ + split_layout::used_flags, used_flag::no_notify, std::memory_order_relaxed);
+      detail::store16(used_ + split_layout::used_flags, used_flag::no_notify, std::memory_order_relaxed);
   }
 
   /// Ask for kicks again, then re-check the ring: returns true when chains became available,
@@ -253,9 +253,9 @@ class split_device {
     if (!ready_) return broken_ ? errc::queue_broken : errc::queue_not_ready;
     notify_enabled_ = true;
     if (event_idx_)
-      store16(used_ + split_layout::avail_event(size_), last_avail_, std::memory_order_relaxed);
+      detail::store16(used_ + split_layout::avail_event(size_), last_avail_, std::memory_order_relaxed);
     else
-      store16(used_ + split_layout::used_flags, 0, std::memory_order_relaxed);
+      detail::store16(used_ + split_layout::used_flags, 0, std::memory_order_relaxed);
     // The one full fence: our store must be visible before we re-read avail.idx, pairing with
     // the driver's fence between publishing avail.idx and reading our suppression field.
     vireo::detail::full_fence();
@@ -270,13 +270,6 @@ class split_device {
   }
 
  private:
-  static std::uint16_t load16(const std::byte* p, std::memory_order o) noexcept {
-    return vireo::detail::atomic_load_le16(p, o);
-  }
-  static void store16(std::byte* p, std::uint16_t v, std::memory_order o) noexcept {
-    vireo::detail::atomic_store_le16(p, v, o);
-  }
-
   errc fail(errc e) noexcept {
     broken_ = true;
     broken_reason_ = e;
@@ -287,7 +280,7 @@ class split_device {
   /// Load avail.idx (acquire: the ring entries and descriptors it covers become visible).
   /// Returns whether anything is pending. Errors: avail_idx_jump (breaks the queue).
   result<bool> refresh_avail() noexcept {
-    const std::uint16_t idx = load16(avail_ + split_layout::avail_idx, std::memory_order_acquire);
+    const std::uint16_t idx = detail::load16(avail_ + split_layout::avail_idx, std::memory_order_acquire);
     // Free-running u16 indices: the difference wraps on purpose. More than `size` pending
     // entries cannot come from a conforming driver (§2.7.6: the ring holds `size` entries).
     if (VIREO_UNLIKELY(static_cast<std::uint16_t>(idx - last_avail_) > size_))
@@ -315,7 +308,7 @@ class split_device {
   /// Publish used.idx after it moved from `old`.
   void publish_used(std::uint16_t old) noexcept {
     // §2.7.8.2: buffer data and the used element are visible before used.idx (release).
-    store16(used_ + split_layout::used_idx, used_idx_, std::memory_order_release);
+    detail::store16(used_ + split_layout::used_idx, used_idx_, std::memory_order_release);
     pushed_ = true;
     // 65536 or more entries since the last notification decision: the u16 window
     // [signalled_used_, used_idx_) has wrapped onto itself and need_event() can no longer see

@@ -169,11 +169,11 @@ class split_driver {
                               static_cast<std::uint32_t>(writable_len), user_data};
     ++in_flight_;
 
-    store16(avail_ + split_layout::avail_ring(avail_idx_ & mask_), head, std::memory_order_relaxed);
+    detail::store16(avail_ + split_layout::avail_ring(avail_idx_ & mask_), head, std::memory_order_relaxed);
     ++avail_idx_;
     ++num_added_;
     // §2.7.13.3.1: descriptors and the ring entry are visible before avail.idx (release).
-    store16(avail_ + split_layout::avail_idx, avail_idx_, std::memory_order_release);
+    detail::store16(avail_ + split_layout::avail_idx, avail_idx_, std::memory_order_release);
     return head;
   }
 
@@ -189,9 +189,9 @@ class split_driver {
     num_added_ = 0;
     if (added >= 65536) return true;  // the u16 window can no longer tell: kick to be safe
     if (event_idx_)
-      return need_event(load16(used_ + split_layout::avail_event(size_), std::memory_order_relaxed),
+      return need_event(detail::load16(used_ + split_layout::avail_event(size_), std::memory_order_relaxed),
                         avail_idx_, old);
-    return (load16(used_ + split_layout::used_flags, std::memory_order_relaxed) &
+    return (detail::load16(used_ + split_layout::used_flags, std::memory_order_relaxed) &
             used_flag::no_notify) == 0;
   }
 
@@ -208,7 +208,7 @@ class split_driver {
       return retire(oldest_, oldest_ == target ? len : heads_[oldest_].writable_len);
     }
     if (last_used_ == used_shadow_) {
-      const std::uint16_t idx = load16(used_ + split_layout::used_idx, std::memory_order_acquire);
+      const std::uint16_t idx = detail::load16(used_ + split_layout::used_idx, std::memory_order_acquire);
       if (VIREO_UNLIKELY(static_cast<std::uint16_t>(idx - last_used_) > in_flight_))
         return fail(errc::used_idx_jump);
       used_shadow_ = idx;
@@ -239,7 +239,7 @@ class split_driver {
   /// flags must stay 0 (§2.7.7.1) and used_event simply stops moving).
   void disable_interrupts() noexcept {
     if (ready_ && !event_idx_)
-      store16(avail_ + split_layout::avail_flags, avail_flag::no_interrupt, std::memory_order_relaxed);
+      detail::store16(avail_ + split_layout::avail_flags, avail_flag::no_interrupt, std::memory_order_relaxed);
   }
 
   /// Ask for interrupts again, then re-check: true when used buffers are already waiting (the
@@ -247,11 +247,11 @@ class split_driver {
   [[nodiscard]] bool enable_interrupts() noexcept {
     if (!ready_) return false;
     if (event_idx_)
-      store16(avail_ + split_layout::used_event(size_), last_used_, std::memory_order_relaxed);
+      detail::store16(avail_ + split_layout::used_event(size_), last_used_, std::memory_order_relaxed);
     else
-      store16(avail_ + split_layout::avail_flags, 0, std::memory_order_relaxed);
+      detail::store16(avail_ + split_layout::avail_flags, 0, std::memory_order_relaxed);
     vireo::detail::full_fence();
-    return load16(used_ + split_layout::used_idx, std::memory_order_acquire) != last_used_ ||
+    return detail::load16(used_ + split_layout::used_idx, std::memory_order_acquire) != last_used_ ||
            batch_target_.has_value();
   }
 
@@ -265,13 +265,6 @@ class split_driver {
     std::uint32_t writable_len = 0;
     std::uint64_t user_data = 0;
   };
-
-  static std::uint16_t load16(const std::byte* p, std::memory_order o) noexcept {
-    return vireo::detail::atomic_load_le16(p, o);
-  }
-  static void store16(std::byte* p, std::uint16_t v, std::memory_order o) noexcept {
-    vireo::detail::atomic_store_le16(p, v, o);
-  }
 
   errc fail(errc e) noexcept {
     broken_ = true;

@@ -22,5 +22,14 @@ template <guest_memory Memory>
   return view->data();
 }
 
+/// A 16-bit little-endian ring field (index, flags, event) in a mapped ring area.
+[[nodiscard]] VIREO_ALWAYS_INLINE std::uint16_t load16(const std::byte* p,
+                                                       std::memory_order o) noexcept {
+  return vireo::detail::atomic_load_le16(p, o);
+}
+VIREO_ALWAYS_INLINE void store16(std::byte* p, std::uint16_t v, std::memory_order o) noexcept {
+  vireo::detail::atomic_store_le16(p, v, o);
+}
+
 }  // namespace ring::detail
 VIREO_NAMESPACE_END
