@@ -430,6 +430,9 @@ class harness {
 
   void op_reclaim() {
     const std::uint16_t idx_before = used_idx_mem();
+    // What counts is used.idx relative to last_used when the driver reads it: a value written
+    // while it looked like a jump may be a fair publication by now.
+    note_used_idx(idx_before);
     const auto r = drv_.reclaim();
     if (!m_.ready) {
       FUZZ_CHECK(!r && r.error() == not_ready_error());
