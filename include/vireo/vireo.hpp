@@ -18,6 +18,7 @@
 
 #include "vireo/ring/event_idx.hpp"
 #include "vireo/ring/layout.hpp"
+#include "vireo/ring/packed_wire.hpp"
 #include "vireo/ring/queue_config.hpp"
 #include "vireo/ring/split_device.hpp"
 #include "vireo/ring/split_driver.hpp"

@@ -47,6 +47,8 @@ enum class errc : std::uint16_t {
   empty_chain = 212,         ///< driver: a chain needs at least one buffer
   in_order_violation = 213,  ///< IN_ORDER negotiated but buffers completed out of order
   feature_not_negotiated = 214, ///< operation needs a feature this queue did not negotiate
+  notification_data_invalid = 215, ///< NOTIFICATION_DATA value names a bad queue or offset
+  used_slot_mismatch = 216,  ///< packed: used descriptor at a slot the driver did not expect
 
   // chain / cursors
   desc_index_out_of_range = 300, ///< next (or indirect next) >= table length
@@ -59,6 +61,7 @@ enum class errc : std::uint16_t {
   total_len_overflow = 307,  ///< chain total length reaches 2^32 (§2.7.5.2)
   desc_addr_overflow = 308,  ///< descriptor addr + len wraps past 2^64
   segment_limit = 309,       ///< more non-empty descriptors than the chain can hold
+  indirect_in_chain = 310,   ///< packed: INDIRECT descriptor inside a NEXT-linked list (§2.8.7)
 };
 
 /// A short, stable, human-readable description of `e` (never empty).
@@ -93,6 +96,8 @@ enum class errc : std::uint16_t {
     case errc::empty_chain: return "a chain needs at least one buffer";
     case errc::in_order_violation: return "buffers completed out of order under IN_ORDER";
     case errc::feature_not_negotiated: return "feature not negotiated on this queue";
+    case errc::notification_data_invalid: return "notification data names a bad queue or offset";
+    case errc::used_slot_mismatch: return "used descriptor is not where the driver expects it";
     case errc::desc_index_out_of_range: return "descriptor next index out of range";
     case errc::chain_too_long: return "descriptor chain loops or exceeds its length limit";
     case errc::indirect_in_indirect: return "indirect descriptor inside an indirect table";
@@ -103,6 +108,7 @@ enum class errc : std::uint16_t {
     case errc::total_len_overflow: return "descriptor chain length reaches 2^32 bytes";
     case errc::desc_addr_overflow: return "descriptor address plus length overflows 64 bits";
     case errc::segment_limit: return "descriptor chain has more segments than the device accepts";
+    case errc::indirect_in_chain: return "indirect descriptor inside a descriptor list";
   }
   return "unknown error";
 }

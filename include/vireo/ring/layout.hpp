@@ -48,6 +48,11 @@ inline constexpr std::size_t event_align = 4;
 inline constexpr std::size_t desc_size = 16;
 inline constexpr std::size_t event_bytes = 4;
 [[nodiscard]] constexpr std::size_t desc_ring_bytes(std::uint32_t n) noexcept { return 16u * n; }
+[[nodiscard]] constexpr std::size_t desc_offset(std::uint32_t slot) noexcept { return 16u * slot; }
+inline constexpr std::size_t desc_id = 12;     ///< offset of `id` in a descriptor
+inline constexpr std::size_t desc_flags = 14;  ///< offset of `flags` in a descriptor
+inline constexpr std::size_t event_off_wrap = 0;
+inline constexpr std::size_t event_flags = 2;
 /// Packed queue sizes need not be powers of two: 1..32768 (§2.8).
 [[nodiscard]] constexpr bool valid_size(std::uint32_t n) noexcept {
   return n != 0 && n <= max_queue_size;
