@@ -16,6 +16,7 @@
 #include "vireo/core/memory/region_table.hpp"
 #include "vireo/core/result.hpp"
 
+#include "vireo/ring/driver_types.hpp"
 #include "vireo/ring/event_idx.hpp"
 #include "vireo/ring/layout.hpp"
 #include "vireo/ring/packed_wire.hpp"
@@ -23,6 +24,7 @@
 #include "vireo/ring/split_device.hpp"
 #include "vireo/ring/split_driver.hpp"
 #include "vireo/ring/split_wire.hpp"
+#include "vireo/ring/used_entry.hpp"
 
 #include "vireo/chain/cursor.hpp"
 #include "vireo/chain/descriptor_chain.hpp"

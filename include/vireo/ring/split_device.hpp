@@ -12,15 +12,10 @@
 #include "vireo/ring/event_idx.hpp"
 #include "vireo/ring/layout.hpp"
 #include "vireo/ring/queue_config.hpp"
+#include "vireo/ring/used_entry.hpp"
 
 VIREO_NAMESPACE_BEGIN
 namespace ring {
-
-/// One completion for push_used(span): the chain's token and the bytes written into it.
-struct used_entry {
-  chain::used_token token;
-  std::uint32_t len = 0;
-};
 
 /// Device side of a split virtqueue (virtio 1.3 §2.7) over any guest_memory model.
 ///

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "vireo/ring/detail/ring_area.hpp"
+#include "vireo/ring/driver_types.hpp"
 #include "vireo/ring/event_idx.hpp"
 #include "vireo/ring/layout.hpp"
 #include "vireo/ring/queue_config.hpp"
@@ -17,33 +18,6 @@
 
 VIREO_NAMESPACE_BEGIN
 namespace ring {
-
-/// A driver buffer: a guest range handed to the device.
-struct buffer {
-  gpa addr{};
-  std::uint32_t len = 0;
-};
-
-/// Where the driver keeps indirect tables: one table of `entries_per_table` descriptors per
-/// head, table h at base + h * entries_per_table * 16. entries_per_table 0 = no indirect.
-struct indirect_pool {
-  gpa base{};
-  std::uint16_t entries_per_table = 0;
-};
-
-/// How add() lays a chain out.
-enum class add_mode : std::uint8_t {
-  automatic,  ///< direct if enough descriptors are free, else indirect (when a pool exists)
-  direct,
-  indirect,
-};
-
-/// A buffer the device has completed.
-struct used_buffer {
-  std::uint16_t id = 0;        ///< the head add() returned
-  std::uint32_t len = 0;       ///< bytes the device wrote (§2.7.8: trust no byte beyond it)
-  std::uint64_t user_data = 0; ///< what add() was given
-};
 
 /// Driver side of a split virtqueue (virtio 1.3 §2.7.13, §2.7.14) for queues of up to
 /// MaxQueueSize entries; all bookkeeping is inline (no heap). The used ring is written by a
