@@ -103,6 +103,18 @@ concept half_is_constant = requires {
   typename std::integral_constant<int, constexpr_half(N + 1).value_or(-1)>;
 };
 
+// Plain value types (trivially copyable) copy and assign in constant expressions too.
+constexpr bool copies_in_constant_expression() {
+  result<int> a{3};
+  result<int> b = a;
+  b = result<int>{errc::out_of_bounds};
+  result<int> c = b;
+  return a.value() == 3 && !b.has_value() && c.error() == errc::out_of_bounds;
+}
+static_assert(copies_in_constant_expression());
+static_assert(std::is_trivially_copyable_v<result<int>>);
+static_assert(std::is_trivially_copyable_v<result<vireo::bytes>>);
+
 static_assert(vireo::ok().has_value());
 static_assert(!vireo::result<void>{errc::no_space}.has_value());
 static_assert(vireo::result<void>{errc::no_space}.error() == errc::no_space);

@@ -157,12 +157,12 @@ class reader {
 
   /// Copy the next out.size() bytes. Errors: end_of_data (nothing consumed), or the memory
   /// model's error for a segment that is not mapped.
-  [[nodiscard]] result<void> read(bytes out) noexcept {
+  [[nodiscard]] VIREO_ALWAYS_INLINE result<void> read(bytes out) noexcept {
     return cur_.template copy<true>(out.data(), out.size(), errc::end_of_data);
   }
   /// Copy the next sizeof(T) bytes into a T, straddling segments if needed.
   template <wire_type T>
-  [[nodiscard]] result<T> read_obj() noexcept {
+  [[nodiscard]] VIREO_ALWAYS_INLINE result<T> read_obj() noexcept {
     T v;
     VIREO_TRY(cur_.template copy<true>(reinterpret_cast<std::byte*>(&v), sizeof(T),
                                        errc::end_of_data));
@@ -203,11 +203,11 @@ class writer {
   }
 
   /// Copy `in` into the stream. Errors: no_space (nothing written), or the memory model's error.
-  [[nodiscard]] result<void> write(const_bytes in) noexcept {
+  [[nodiscard]] VIREO_ALWAYS_INLINE result<void> write(const_bytes in) noexcept {
     return cur_.template copy<false>(const_cast<std::byte*>(in.data()), in.size(), errc::no_space);
   }
   template <wire_type T>
-  [[nodiscard]] result<void> write_obj(const T& v) noexcept {
+  [[nodiscard]] VIREO_ALWAYS_INLINE result<void> write_obj(const T& v) noexcept {
     return write(as_bytes_of(v));
   }
   /// Zero-copy writable view of the next n bytes. Errors: no_space, not_contiguous.

@@ -52,8 +52,10 @@ class descriptor_chain {
   [[nodiscard]] std::span<const segment> writable() const noexcept {
     return {segs_.data() + readable_count_, static_cast<std::size_t>(count_ - readable_count_)};
   }
-  [[nodiscard]] std::uint32_t readable_len() const noexcept { return readable_len_; }
-  [[nodiscard]] std::uint32_t writable_len() const noexcept { return token_.writable_len; }
+  [[nodiscard]] std::uint32_t readable_len() const noexcept { return empty() ? 0 : readable_len_; }
+  [[nodiscard]] std::uint32_t writable_len() const noexcept {
+    return empty() ? 0 : token_.writable_len;
+  }
 
   /// A cursor over the readable bytes. Precondition: !empty().
   [[nodiscard]] chain::reader<Memory> reader() const noexcept {
@@ -81,16 +83,21 @@ class descriptor_chain {
 /// readable before writable (§2.7.4.2), total length below 2^32 (§2.7.5.2), no address
 /// overflow, ranges inside guest memory, at most MaxSegments non-empty segments.
 /// Zero-length descriptors are legal and take no segment.
+///
+/// The running totals live in the builder, not in the chain, and are stored once by finish().
+/// Copyable, so that a walker can hand a copy to an out-of-line slow path (an indirect table)
+/// without taking the hot-path builder's address.
 template <guest_memory Memory, std::size_t MaxSegments>
 class chain_builder {
  public:
   using chain_type = descriptor_chain<Memory, MaxSegments>;
 
-  chain_builder(chain_type& out, Memory& mem) noexcept : out_(out), mem_(mem) {
-    out_.mem_ = nullptr;
-    out_.count_ = 0;
-    out_.readable_count_ = 0;
-    out_.readable_len_ = 0;
+  /// Starts an empty chain in `out`: until finish() succeeds, `out` reads as empty().
+  VIREO_ALWAYS_INLINE chain_builder(chain_type& out, Memory& mem) noexcept
+      : out_(&out), mem_(&mem) {
+    out.mem_ = nullptr;
+    out.count_ = 0;
+    out.readable_count_ = 0;
   }
 
   /// Add one data descriptor. Errors: writable_before_readable, total_len_overflow,
@@ -106,37 +113,50 @@ class chain_builder {
     if (VIREO_UNLIKELY(total_ > UINT32_MAX)) return errc::total_len_overflow;
     if (len == 0) return ok();
     if (VIREO_UNLIKELY(len - 1 > UINT64_MAX - addr.raw())) return errc::desc_addr_overflow;
-    if (VIREO_UNLIKELY(out_.count_ == MaxSegments)) {
+    if (VIREO_UNLIKELY(count_ == MaxSegments)) {
       overflowed_ = true;  // keep walking so a loop still reports chain_too_long
       return ok();
     }
-    auto host = mem_.map(addr, len, writable ? access::write : access::read);
-    std::byte* p = nullptr;
+    auto host = mem_->map(addr, len, writable ? access::write : access::read);
+    std::byte* p;
     if (VIREO_LIKELY(host.has_value())) p = host->data();
-    else if (host.error() != errc::not_contiguous) return host.error();
-    out_.segs_[out_.count_++] = segment{p, addr, len};
-    if (writable) writable_len_ += len;
-    else {
-      ++out_.readable_count_;
-      out_.readable_len_ += len;
+    else if (host.error() == errc::not_contiguous) p = nullptr;
+    else return host.error();
+    out_->segs_[count_++] = segment{p, addr, len};
+    // The total is below 2^32 (checked above), so neither sum can wrap.
+    if (writable) {
+      writable_len_ += len;
+    } else {
+      ++readable_count_;
+      readable_len_ += len;
     }
     return ok();
   }
 
   /// Seal the chain. Errors: segment_limit when more non-empty descriptors came than fit.
-  [[nodiscard]] result<void> finish(std::uint16_t id, std::uint16_t slots,
-                                    std::uint16_t seq) noexcept {
+  [[nodiscard]] VIREO_ALWAYS_INLINE result<void> finish(std::uint16_t id, std::uint16_t slots,
+                                                        std::uint16_t seq) noexcept {
     if (VIREO_UNLIKELY(overflowed_)) return errc::segment_limit;
-    out_.token_ = used_token{id, slots, seq, writable_len_};
-    out_.mem_ = &mem_;
+    chain_type& c = *out_;
+    c.token_.id = id;  // field by field: a whole-struct assignment goes through the stack
+    c.token_.slots = slots;
+    c.token_.seq = seq;
+    c.token_.writable_len = writable_len_;
+    c.count_ = count_;
+    c.readable_count_ = readable_count_;
+    c.readable_len_ = readable_len_;
+    c.mem_ = mem_;
     return ok();
   }
 
  private:
-  chain_type& out_;
-  Memory& mem_;
+  chain_type* out_;
+  Memory* mem_;
   std::uint64_t total_ = 0;
+  std::uint32_t readable_len_ = 0;
   std::uint32_t writable_len_ = 0;
+  std::uint16_t count_ = 0;
+  std::uint16_t readable_count_ = 0;
   bool seen_writable_ = false;
   bool overflowed_ = false;
 };

@@ -29,7 +29,7 @@ struct decoded_desc {
 /// Walk the indirect table at [table, table + len) (virtio 1.3 §2.7.5.3). The hop budget is the
 /// table length; only the first 65536 entries are reachable because `next` is 16 bits.
 template <guest_memory Memory, std::size_t Max>
-[[nodiscard]] result<void> walk_split_indirect(Memory& mem, std::uint64_t table, std::uint32_t len,
+[[nodiscard]] VIREO_NOINLINE result<void> walk_split_indirect(Memory& mem, std::uint64_t table, std::uint32_t len,
                                                chain_builder<Memory, Max>& b) noexcept {
   if (len == 0 || len % sizeof(ring::split_desc) != 0) return errc::indirect_table_size;
   if (len - 1 > UINT64_MAX - table) return errc::desc_addr_overflow;
@@ -81,7 +81,12 @@ template <guest_memory Memory, std::size_t Max>
     if (VIREO_UNLIKELY(d.flags & ring::desc_flag::indirect)) {
       if (!indirect_negotiated) return errc::indirect_not_negotiated;
       if (d.flags & ring::desc_flag::next) return errc::indirect_with_next;
-      return detail::walk_split_indirect(mem, d.addr, d.len, b);
+      // The table walk is out of line and takes a copy, so that `b` never has its address
+      // taken here and stays in registers on the direct path.
+      chain_builder<Memory, Max> in_table = b;
+      auto r = detail::walk_split_indirect(mem, d.addr, d.len, in_table);
+      b = in_table;
+      return r;
     }
     VIREO_TRY(b.add(gpa{d.addr}, d.len, (d.flags & ring::desc_flag::write) != 0));
     if (!(d.flags & ring::desc_flag::next)) return ok();

@@ -11,10 +11,12 @@
 #define VIREO_LIKELY(x) __builtin_expect(!!(x), 1)
 #define VIREO_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define VIREO_ALWAYS_INLINE inline __attribute__((always_inline))
+#define VIREO_NOINLINE __attribute__((noinline))
 #else
 #define VIREO_LIKELY(x) (x)
 #define VIREO_UNLIKELY(x) (x)
 #define VIREO_ALWAYS_INLINE inline
+#define VIREO_NOINLINE
 #endif
 
 /// VIREO_ASSERT checks a *caller's* precondition (never guest input: guest input gets an errc).

@@ -121,35 +121,38 @@ struct unexpect_t {
 /// Tag to build a result in its error state: `return {unexpect, errc::out_of_bounds};`
 inline constexpr unexpect_t unexpect{};
 
-/// A value of type T or an errc; shaped like std::expected<T, errc> so that moving to it later is
-/// a one-line change. Accessing the wrong alternative is a precondition failure (VIREO_ASSERT).
-template <typename T>
-class [[nodiscard]] result {
- public:
-  using value_type = T;
+namespace detail {
 
-  constexpr result() noexcept(std::is_nothrow_default_constructible_v<T>)
+/// Types a result holds as two plain members instead of a union: the optimiser keeps such a
+/// result in registers (GCC does not scalarise unions, and every map()/load on the ring hot
+/// path returns one), and copying it is trivial and constexpr.
+template <typename T>
+inline constexpr bool plain_result_v = std::is_trivially_copyable_v<T> &&
+                                       std::is_trivially_destructible_v<T> &&
+                                       std::is_nothrow_default_constructible_v<T>;
+
+template <typename T, bool Plain = plain_result_v<T>>
+struct result_storage {
+  constexpr result_storage() noexcept(std::is_nothrow_default_constructible_v<T>)
     requires std::is_default_constructible_v<T>
       : value_(), has_(true) {}
-  template <typename U = T>
-    requires std::is_constructible_v<T, U&&> &&
-             (!std::is_same_v<std::remove_cvref_t<U>, result>) &&
-             (!std::is_same_v<std::remove_cvref_t<U>, errc>)
-  constexpr result(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>)
+  template <typename U>
+  constexpr result_storage(std::in_place_t, U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>)
       : value_(std::forward<U>(v)), has_(true) {}
-  constexpr result(errc e) noexcept : error_(e), has_(false) {}
-  constexpr result(unexpect_t, errc e) noexcept : error_(e), has_(false) {}
+  constexpr explicit result_storage(errc e) noexcept : error_(e), has_(false) {}
 
-  constexpr result(const result& o) noexcept(std::is_nothrow_copy_constructible_v<T>)
+  constexpr result_storage(const result_storage& o) noexcept(std::is_nothrow_copy_constructible_v<T>)
       : has_(o.has_) {
     if (has_) ::new (static_cast<void*>(&value_)) T(o.value_);
     else error_ = o.error_;
   }
-  constexpr result(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) : has_(o.has_) {
+  constexpr result_storage(result_storage&& o) noexcept(std::is_nothrow_move_constructible_v<T>)
+      : has_(o.has_) {
     if (has_) ::new (static_cast<void*>(&value_)) T(std::move(o.value_));
     else error_ = o.error_;
   }
-  constexpr result& operator=(const result& o) noexcept(std::is_nothrow_copy_constructible_v<T>) {
+  constexpr result_storage& operator=(const result_storage& o) noexcept(
+      std::is_nothrow_copy_constructible_v<T>) {
     if (this != &o) {
       destroy();
       has_ = o.has_;
@@ -158,7 +161,8 @@ class [[nodiscard]] result {
     }
     return *this;
   }
-  constexpr result& operator=(result&& o) noexcept(std::is_nothrow_move_constructible_v<T>) {
+  constexpr result_storage& operator=(result_storage&& o) noexcept(
+      std::is_nothrow_move_constructible_v<T>) {
     if (this != &o) {
       destroy();
       has_ = o.has_;
@@ -167,7 +171,58 @@ class [[nodiscard]] result {
     }
     return *this;
   }
-  constexpr ~result() { destroy(); }
+  constexpr ~result_storage() { destroy(); }
+
+  constexpr void destroy() noexcept {
+    if constexpr (!std::is_trivially_destructible_v<T>) {
+      if (has_) value_.~T();
+    }
+  }
+  union {
+    T value_;
+    errc error_;
+  };
+  bool has_;
+};
+
+template <typename T>
+struct result_storage<T, true> {
+  constexpr result_storage() noexcept = default;
+  template <typename U>
+  constexpr result_storage(std::in_place_t, U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>)
+      : value_(std::forward<U>(v)), has_(true) {}
+  constexpr explicit result_storage(errc e) noexcept : error_(e), has_(false) {}
+
+  T value_{};
+  errc error_{};
+  bool has_ = true;
+};
+
+}  // namespace detail
+
+/// A value of type T or an errc; shaped like std::expected<T, errc> so that moving to it later is
+/// a one-line change. Accessing the wrong alternative is a precondition failure (VIREO_ASSERT).
+template <typename T>
+class [[nodiscard]] result : private detail::result_storage<T> {
+  using base = detail::result_storage<T>;
+  using base::has_;
+  using base::value_;
+  using base::error_;
+
+ public:
+  using value_type = T;
+
+  constexpr result() noexcept(std::is_nothrow_default_constructible_v<T>)
+    requires std::is_default_constructible_v<T>
+      : base() {}
+  template <typename U = T>
+    requires std::is_constructible_v<T, U&&> &&
+             (!std::is_same_v<std::remove_cvref_t<U>, result>) &&
+             (!std::is_same_v<std::remove_cvref_t<U>, errc>)
+  constexpr result(U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>)
+      : base(std::in_place, std::forward<U>(v)) {}
+  constexpr result(errc e) noexcept : base(e) {}
+  constexpr result(unexpect_t, errc e) noexcept : base(e) {}
 
   [[nodiscard]] constexpr bool has_value() const noexcept { return has_; }
   constexpr explicit operator bool() const noexcept { return has_; }
@@ -188,18 +243,6 @@ class [[nodiscard]] result {
   constexpr T&& operator*() && noexcept { return std::move(*this).value(); }
   constexpr T* operator->() noexcept { return &value(); }
   constexpr const T* operator->() const noexcept { return &value(); }
-
- private:
-  constexpr void destroy() noexcept {
-    if constexpr (!std::is_trivially_destructible_v<T>) {
-      if (has_) value_.~T();
-    }
-  }
-  union {
-    T value_;
-    errc error_;
-  };
-  bool has_;
 };
 
 /// The result of an operation that yields nothing but can fail.

@@ -97,7 +97,7 @@ class split_device {
     signalled_valid_ = false;
     pushed_ = false;
     notify_enabled_ = true;
-    rejected_.reset();
+    has_rejected_ = false;
   }
 
   [[nodiscard]] bool ready() const noexcept { return ready_; }
@@ -125,22 +125,21 @@ class split_device {
 
   /// Take the next available chain into `out`. Returns false (and an empty `out`) when nothing
   /// is available. Errors: see the class comment; queue_not_ready; queue_broken.
-  [[nodiscard]] result<bool> pop_into(chain_type& out) noexcept {
-    if (VIREO_UNLIKELY(!ready_)) return broken_ ? errc::queue_broken : errc::queue_not_ready;
-    rejected_.reset();
-    if (last_avail_ == avail_shadow_) {
+  /// The common case (a chain is pending and well formed) is inlined into the caller; refills,
+  /// empty rings and errors go through out-of-line helpers.
+  [[nodiscard]] VIREO_ALWAYS_INLINE result<bool> pop_into(chain_type& out) noexcept {
+    if (VIREO_UNLIKELY(!ready_)) return not_ready();
+    has_rejected_ = false;
+    if (VIREO_UNLIKELY(last_avail_ == avail_shadow_)) {
       auto more = refresh_avail();
       if (VIREO_UNLIKELY(!more)) return more.error();
-      if (!*more) {
-        chain::chain_builder<Memory, MaxSegments> clear{out, *mem_};
-        return false;
-      }
+      if (!*more) return nothing_available(out);
     }
     const std::uint16_t seq = last_avail_;
     // Entries before avail_shadow_ were published by the acquire load in refresh_avail().
     const std::uint16_t head =
-        detail::load16(avail_ + split_layout::avail_ring(last_avail_ & mask_), std::memory_order_relaxed);
-    ++last_avail_;
+        detail::load16(avail_ + split_layout::avail_ring(seq & mask_), std::memory_order_relaxed);
+    last_avail_ = static_cast<std::uint16_t>(seq + 1);
     if (event_idx_ && notify_enabled_)  // ask for a kick when the next entry is published
       detail::store16(used_ + split_layout::avail_event(size_), last_avail_, std::memory_order_relaxed);
     if (VIREO_UNLIKELY(head >= size_)) return fail(errc::head_out_of_range);
@@ -148,10 +147,7 @@ class split_device {
     chain::chain_builder<Memory, MaxSegments> b{out, *mem_};
     auto walked = chain::walk_split_chain(*mem_, desc_, size_, head, indirect_, b);
     if (VIREO_LIKELY(walked.has_value())) walked = b.finish(head, 1, seq);
-    if (VIREO_UNLIKELY(!walked)) {
-      rejected_ = chain::used_token{head, 1, seq, 0};
-      return walked.error();
-    }
+    if (VIREO_UNLIKELY(!walked)) return reject(head, seq, walked.error());
     return true;
   }
 
@@ -166,7 +162,10 @@ class split_device {
   }
 
   /// The token of the chain the last pop() consumed but rejected as malformed, if any.
-  [[nodiscard]] std::optional<chain::used_token> rejected() const noexcept { return rejected_; }
+  [[nodiscard]] std::optional<chain::used_token> rejected() const noexcept {
+    if (!has_rejected_) return std::nullopt;
+    return rejected_;
+  }
 
   /// Complete one chain with `len` bytes written (virtio 1.3 §2.7.8) and publish it.
   /// Errors: used_len_too_large (len above the chain's writable bytes: §2.7.8.2 forbids
@@ -265,7 +264,20 @@ class split_device {
   }
 
  private:
-  errc fail(errc e) noexcept {
+  VIREO_NOINLINE errc not_ready() const noexcept {
+    return broken_ ? errc::queue_broken : errc::queue_not_ready;
+  }
+  VIREO_NOINLINE result<bool> nothing_available(chain_type& out) noexcept {
+    chain::chain_builder<Memory, MaxSegments> clear{out, *mem_};  // leaves `out` empty()
+    return false;
+  }
+  /// A malformed chain: its head is consumed, rejected() hands its token back.
+  VIREO_NOINLINE errc reject(std::uint16_t head, std::uint16_t seq, errc e) noexcept {
+    has_rejected_ = true;
+    rejected_ = chain::used_token{head, 1, seq, 0};
+    return e;
+  }
+  VIREO_NOINLINE errc fail(errc e) noexcept {
     broken_ = true;
     broken_reason_ = e;
     ready_ = false;
@@ -274,7 +286,7 @@ class split_device {
 
   /// Load avail.idx (acquire: the ring entries and descriptors it covers become visible).
   /// Returns whether anything is pending. Errors: avail_idx_jump (breaks the queue).
-  result<bool> refresh_avail() noexcept {
+  VIREO_NOINLINE result<bool> refresh_avail() noexcept {
     const std::uint16_t idx = detail::load16(avail_ + split_layout::avail_idx, std::memory_order_acquire);
     // Free-running u16 indices: the difference wraps on purpose. More than `size` pending
     // entries cannot come from a conforming driver (§2.7.6: the ring holds `size` entries).
@@ -336,7 +348,8 @@ class split_device {
   bool pushed_ = false;
   bool notify_enabled_ = true;
   errc broken_reason_{};
-  std::optional<chain::used_token> rejected_{};
+  bool has_rejected_ = false;
+  chain::used_token rejected_{};
 };
 
 }  // namespace ring
