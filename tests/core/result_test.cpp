@@ -113,7 +113,7 @@ constexpr bool copies_in_constant_expression() {
 }
 static_assert(copies_in_constant_expression());
 static_assert(std::is_trivially_copyable_v<result<int>>);
-static_assert(std::is_trivially_copyable_v<result<vireo::bytes>>);
+static_assert(std::is_trivially_copyable_v<result<std::uint64_t>>);
 
 static_assert(vireo::ok().has_value());
 static_assert(!vireo::result<void>{errc::no_space}.has_value());
