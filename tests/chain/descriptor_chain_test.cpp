@@ -249,7 +249,7 @@ TEST_CASE("chain_builder: a descriptor outside guest memory is the model's out_o
   CHECK(c.empty());
 }
 
-TEST_CASE("chain_builder: addr + len past 2^64 is desc_addr_overflow, before any map") {
+TEST_CASE("chain_builder: addr + len past 2^64 is desc_addr_overflow, whatever the memory says") {
   guest g;
   faulty fm{g.mem};
   descriptor_chain<faulty, 4> c;
@@ -266,14 +266,19 @@ TEST_CASE("chain_builder: addr + len past 2^64 is desc_addr_overflow, before any
     CHECK(err(b.add(gpa{UINT64_MAX - 0xFFFFFFFDull}, 0xFFFFFFFFu, false)) ==
           errc::desc_addr_overflow);
   }
-  CHECK(fm.accesses() == 0);
   {
-    // The last byte exactly at 2^64 - 1 passes the builder's check; memory answers next.
+    // Even a model that would call the range "not contiguous" cannot make it a segment.
+    fm.deny_map(true);
     chain_builder<faulty, 4> b{c, fm};
-    CHECK(err(b.add(gpa{UINT64_MAX - 0xFFFFFFFEull}, 0xFFFFFFFFu, false)) !=
-          errc::desc_addr_overflow);
-    CHECK(fm.accesses() == 1);
+    CHECK(err(b.add(gpa{UINT64_MAX - 15}, 17, true)) == errc::desc_addr_overflow);
+    fm.deny_map(false);
   }
+  {
+    // The last byte exactly at 2^64 - 1 is not an overflow; memory answers (out of bounds).
+    chain_builder<faulty, 4> b{c, fm};
+    CHECK(err(b.add(gpa{UINT64_MAX - 0xFFFFFFFEull}, 0xFFFFFFFFu, false)) == errc::out_of_bounds);
+  }
+  CHECK(c.empty());
 }
 
 // A range may end exactly at 2^64: only its last byte must exist.

@@ -105,28 +105,31 @@ class chain_builder {
   [[nodiscard]] VIREO_ALWAYS_INLINE result<void> add(gpa addr, std::uint32_t len,
                                                      bool writable) noexcept {
     if (writable) {
-      seen_writable_ = true;
-    } else if (VIREO_UNLIKELY(seen_writable_)) {
+      flags_ |= seen_writable;
+    } else if (VIREO_UNLIKELY(flags_ & seen_writable)) {
       return errc::writable_before_readable;
     }
     total_ += len;  // u64 sum of u32 lengths: at most 65536 * 2^32 hops, cannot wrap
     if (VIREO_UNLIKELY(total_ > UINT32_MAX)) return errc::total_len_overflow;
     if (len == 0) return ok();
-    if (VIREO_UNLIKELY(len - 1 > UINT64_MAX - addr.raw())) return errc::desc_addr_overflow;
     if (VIREO_UNLIKELY(count_ == MaxSegments)) {
-      overflowed_ = true;  // keep walking so a loop still reports chain_too_long
+      if (overflows(addr, len)) return errc::desc_addr_overflow;
+      flags_ |= overflowed;  // keep walking so a loop still reports chain_too_long
       return ok();
     }
+    // A successful map() means the range lies inside guest memory, so it cannot wrap past 2^64;
+    // the overflow test is needed only when map() fails (kept off the hot path on purpose).
     auto host = mem_->map(addr, len, writable ? access::write : access::read);
     std::byte* p;
-    if (VIREO_LIKELY(host.has_value())) p = host->data();
-    else if (host.error() == errc::not_contiguous) p = nullptr;
-    else return host.error();
-    out_->segs_[count_++] = segment{p, addr, len};
-    // The total is below 2^32 (checked above), so neither sum can wrap.
-    if (writable) {
-      writable_len_ += len;
+    if (VIREO_LIKELY(host.has_value())) {
+      p = host->data();
     } else {
+      if (overflows(addr, len)) return errc::desc_addr_overflow;
+      if (host.error() != errc::not_contiguous) return host.error();
+      p = nullptr;  // spans regions: cursors copy through the memory model
+    }
+    out_->segs_[count_++] = segment{p, addr, len};
+    if (!writable) {  // writable bytes are total_ - readable_len_ (fewer live registers)
       ++readable_count_;
       readable_len_ += len;
     }
@@ -136,12 +139,12 @@ class chain_builder {
   /// Seal the chain. Errors: segment_limit when more non-empty descriptors came than fit.
   [[nodiscard]] VIREO_ALWAYS_INLINE result<void> finish(std::uint16_t id, std::uint16_t slots,
                                                         std::uint16_t seq) noexcept {
-    if (VIREO_UNLIKELY(overflowed_)) return errc::segment_limit;
+    if (VIREO_UNLIKELY(flags_ & overflowed)) return errc::segment_limit;
     chain_type& c = *out_;
     c.token_.id = id;  // field by field: a whole-struct assignment goes through the stack
     c.token_.slots = slots;
     c.token_.seq = seq;
-    c.token_.writable_len = writable_len_;
+    c.token_.writable_len = static_cast<std::uint32_t>(total_ - readable_len_);  // < 2^32
     c.count_ = count_;
     c.readable_count_ = readable_count_;
     c.readable_len_ = readable_len_;
@@ -152,13 +155,19 @@ class chain_builder {
  private:
   chain_type* out_;
   Memory* mem_;
+  /// The last byte of [addr, addr + len) lies past 2^64 - 1. Precondition: len > 0.
+  [[nodiscard]] static bool overflows(gpa addr, std::uint32_t len) noexcept {
+    return len - 1 > UINT64_MAX - addr.raw();
+  }
+
+  static constexpr std::uint8_t seen_writable = 1;
+  static constexpr std::uint8_t overflowed = 2;
+
   std::uint64_t total_ = 0;
   std::uint32_t readable_len_ = 0;
-  std::uint32_t writable_len_ = 0;
   std::uint16_t count_ = 0;
   std::uint16_t readable_count_ = 0;
-  bool seen_writable_ = false;
-  bool overflowed_ = false;
+  std::uint8_t flags_ = 0;
 };
 
 }  // namespace chain

@@ -60,6 +60,10 @@ class flat_memory {
     // that fits inside the buffer cannot overflow: the common case costs two compares.
     const std::uint64_t off = a.raw() - base_;
     if (VIREO_LIKELY(range_fits(off, len, host_.size()))) return static_cast<std::size_t>(off);
+    return range_error(a, len);
+  }
+  /// Out of line, so that the hot path keeps nothing alive for it.
+  [[nodiscard]] static VIREO_NOINLINE errc range_error(gpa a, std::size_t len) noexcept {
     // The last byte (a + len - 1) must exist: a range may end exactly at 2^64.
     if (len != 0 && len - 1 > UINT64_MAX - a.raw()) return errc::address_overflow;
     return errc::out_of_bounds;
