@@ -133,3 +133,52 @@ TEST_CASE("split_driver: reclaim() returns the user_data given to add()") {
     CHECK((*u)->user_data == 0xfeed0000'00000000ull + 4 - k);
   }
 }
+
+TEST_CASE("split_driver: reset() hands back every buffer still in flight through detach_unused()") {
+  mock m{opts(8)};
+  auto& drv = m.driver();
+  device d{m.memory()};
+  configure(d, m);
+  for (std::uint64_t u = 100; u < 104; ++u)
+    REQUIRE(m.add({pattern(4, 1)}, {4}, add_mode::direct, u).has_value());
+  // The device completes one; the driver reclaims it; three remain with the device.
+  REQUIRE(d.push_used(pop_ok(d), 0).has_value());
+  auto got = drv.reclaim();
+  REQUIRE(got.has_value());
+  REQUIRE(got->has_value());
+  CHECK((*got)->user_data == 100);
+  CHECK_FALSE(drv.detach_unused().has_value());  // live queue: the device may own them
+  drv.reset();
+  CHECK_FALSE(drv.ready());
+  CHECK(err(m.add({pattern(4, 1)}, {4}, add_mode::direct)) == errc::queue_not_ready);
+  std::set<std::uint64_t> detached;
+  while (auto u = drv.detach_unused()) detached.insert(*u);
+  CHECK(detached == std::set<std::uint64_t>{101, 102, 103});
+  CHECK(drv.in_flight() == 0);
+  // Configured again, the queue starts from its initial state and serves a fresh device.
+  REQUIRE(drv.configure(m.config(), m.pool()).has_value());
+  d.reset();
+  configure(d, m);
+  REQUIRE(m.add({pattern(4, 1)}, {4}, add_mode::direct, 7).has_value());
+  REQUIRE(d.push_used(pop_ok(d), 0).has_value());
+  got = drv.reclaim();
+  REQUIRE(got.has_value());
+  REQUIRE(got->has_value());
+  CHECK((*got)->user_data == 7);
+}
+
+TEST_CASE("split_driver: a broken queue's buffers can be detached after reset()") {
+  mock m{opts(4)};
+  auto& drv = m.driver();
+  REQUIRE(m.add({pattern(4, 1)}, {4}, add_mode::direct, 55).has_value());
+  m.write_used_elem(0, 3, 0);  // a head that is not in flight
+  m.set_used_idx(1);
+  CHECK(err(drv.reclaim()) == errc::used_id_not_in_flight);
+  CHECK(drv.broken());
+  drv.reset();
+  CHECK_FALSE(drv.broken());
+  auto u = drv.detach_unused();
+  REQUIRE(u.has_value());
+  CHECK(*u == 55);
+  CHECK_FALSE(drv.detach_unused().has_value());
+}

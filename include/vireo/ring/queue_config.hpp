@@ -21,5 +21,14 @@ struct queue_config {
   feature_set features{};  ///< negotiated (transport) features that apply to this queue
 };
 
+/// A device queue's position, to save and restore (vhost-user GET/SET_VRING_BASE, migration).
+/// Split: free-running indices. Packed: `slot | wrap_counter << 15` for each cursor (what QEMU
+/// carries in the two halves of the vring base for packed rings).
+struct queue_state {
+  std::uint16_t next_avail = 0;
+  std::uint16_t used_idx = 0;
+  friend constexpr bool operator==(queue_state, queue_state) noexcept = default;
+};
+
 }  // namespace ring
 VIREO_NAMESPACE_END

@@ -108,10 +108,7 @@ class split_device {
   [[nodiscard]] const queue_config& config() const noexcept { return cfg_; }
 
   /// Indices to save and restore (vhost-user GET/SET_VRING_BASE, live migration).
-  struct saved_state {
-    std::uint16_t next_avail;
-    std::uint16_t used_idx;
-  };
+  using saved_state = queue_state;
   [[nodiscard]] saved_state state() const noexcept { return {last_avail_, used_idx_}; }
   /// Continue from saved indices. Precondition: configured.
   void restore(std::uint16_t next_avail, std::uint16_t used_idx) noexcept {

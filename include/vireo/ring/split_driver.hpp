@@ -85,6 +85,7 @@ class split_driver {
     oldest_ = 0;
     in_flight_ = 0;
     num_added_ = 0;
+    detach_next_ = 0;
     batch_target_.reset();
     ready_ = true;
     return ok();
@@ -229,6 +230,32 @@ class split_driver {
            batch_target_.has_value();
   }
 
+  /// Stop using the queue: after a queue reset (VIRTIO_F_RING_RESET, §2.6.1) or a device reset
+  /// the device no longer owns any buffer. No add or reclaim until configure(); the buffers still
+  /// in flight stay on the books so that detach_unused() can hand them back.
+  void reset() noexcept {
+    ready_ = false;
+    broken_ = false;
+    broken_reason_ = errc{};
+    detach_next_ = 0;
+  }
+
+  /// After reset() (or once the queue broke): the user_data of one buffer the device never
+  /// completed, now forgotten; nullopt when none is left, or while the queue is live (the device
+  /// may still own them). Call it until nullopt to free every such buffer (like Linux's
+  /// virtqueue_detach_unused_buf), then configure() again.
+  [[nodiscard]] std::optional<std::uint64_t> detach_unused() noexcept {
+    if (ready_) return std::nullopt;
+    for (; detach_next_ < size_; ++detach_next_) {
+      head_state& h = heads_[detach_next_];
+      if (!h.in_flight) continue;
+      h.in_flight = false;
+      --in_flight_;
+      return h.user_data;
+    }
+    return std::nullopt;
+  }
+
   /// Current avail index (what a NOTIFICATION_DATA notification carries for split rings, §2.9).
   [[nodiscard]] std::uint16_t avail_index() const noexcept { return avail_idx_; }
 
@@ -322,6 +349,7 @@ class split_driver {
   std::uint16_t oldest_ = 0;       ///< IN_ORDER: head of the oldest buffer in flight
   std::uint16_t in_flight_ = 0;
   std::uint32_t num_added_ = 0;
+  std::uint16_t detach_next_ = 0;  ///< detach_unused(): next head to look at
   bool event_idx_ = false;
   bool in_order_ = false;
   bool ready_ = false;
