@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # The demo: installs what it needs (Debian 12, as root), builds the examples with the gcc preset
-# into build/demo (tests and benches off) and runs each example named in VIREO_DEMOS.
+# into build/demo (tests and benches off) and runs each entry of VIREO_DEMOS: an example's name
+# and its arguments, entries separated by ';' or newlines. By default the echo example runs
+# twice, on a split ring and then on a packed ring. Any failing run fails the script.
 set -euo pipefail
-VIREO_DEMOS=${VIREO_DEMOS:-"split_echo"}
+VIREO_DEMOS=${VIREO_DEMOS:-"echo; echo --packed"}
 
 cd "$(dirname "$0")/.."
 bash scripts/ensure-packages.sh cmake ninja-build g++ libfmt-dev
@@ -12,12 +14,23 @@ cmake --preset gcc -B build/demo \
   -DVIREO_BUILD_TESTS=OFF -DVIREO_BUILD_BENCH=OFF -DVIREO_BUILD_EXAMPLES=ON
 cmake --build build/demo -j 2
 
-for demo in $VIREO_DEMOS; do
-  bin=build/demo/examples/$demo
+IFS=';' read -r -a entries <<<"${VIREO_DEMOS//$'\n'/;}"
+runs=0
+for entry in "${entries[@]}"; do
+  read -r -a argv <<<"$entry"
+  [ "${#argv[@]}" -gt 0 ] || continue
+  bin=build/demo/examples/${argv[0]}
   if [ ! -x "$bin" ]; then
-    echo "demo: $bin was not built (is there an examples/$demo.cpp?)" >&2
+    echo "demo: $bin was not built (is there an examples/${argv[0]}.cpp?)" >&2
     exit 1
   fi
-  echo "==> $bin"
-  "$bin"
+  echo "==> ${bin}${argv[1]:+ ${argv[*]:1}}"
+  "$bin" "${argv[@]:1}"
+  echo
+  runs=$((runs + 1))
 done
+if [ "$runs" -eq 0 ]; then
+  echo "demo: VIREO_DEMOS names no example" >&2
+  exit 1
+fi
+echo "demo: $runs runs passed"

@@ -48,7 +48,6 @@ enum class errc : std::uint16_t {
   in_order_violation = 213,  ///< IN_ORDER negotiated but buffers completed out of order
   feature_not_negotiated = 214, ///< operation needs a feature this queue did not negotiate
   notification_data_invalid = 215, ///< NOTIFICATION_DATA value names a bad queue or offset
-  used_slot_mismatch = 216,  ///< packed: used descriptor at a slot the driver did not expect
 
   // chain / cursors
   desc_index_out_of_range = 300, ///< next (or indirect next) >= table length
@@ -98,7 +97,6 @@ enum class errc : std::uint16_t {
     case errc::in_order_violation: return "buffers completed out of order under IN_ORDER";
     case errc::feature_not_negotiated: return "feature not negotiated on this queue";
     case errc::notification_data_invalid: return "notification data names a bad queue or offset";
-    case errc::used_slot_mismatch: return "used descriptor is not where the driver expects it";
     case errc::desc_index_out_of_range: return "descriptor next index out of range";
     case errc::chain_too_long: return "descriptor chain loops or exceeds its length limit";
     case errc::indirect_in_indirect: return "indirect descriptor inside an indirect table";
