@@ -121,15 +121,31 @@ inline constexpr unexpect_t unexpect{};
 
 namespace detail {
 
-/// Types a result holds as two plain members instead of a union: the optimiser keeps such a
-/// result in registers (GCC does not scalarise unions, and every map()/load on the ring hot
-/// path returns one), and copying it is trivial and constexpr.
-template <typename T>
-inline constexpr bool plain_result_v = std::is_trivially_copyable_v<T> &&
-                                       std::is_trivially_destructible_v<T> &&
-                                       std::is_nothrow_default_constructible_v<T>;
+/// How a result<T> stores its value or error:
+///  - general: a union with hand-written copy/move/destroy, for types with non-trivial members;
+///  - small: a union with trivial special members for trivially copyable types from 2 to 7
+///    bytes, so that, say, a result<uint16_t> is 4 bytes and comes back in one register;
+///  - fields: value and error side by side for the other trivially copyable types (bool, spans,
+///    64-bit offsets): GCC keeps these in registers, where it spills the union form (a value
+///    narrower than errc leaves union bytes it handles poorly).
+/// Both trivial forms make result<T> trivially copyable and copyable in constant expressions.
+/// The choice is measured, on the ring hot paths of bench/w1.cpp (pop: result<bool>, map:
+/// result<bytes>, driver add: result<uint16_t>).
+enum class result_repr : std::uint8_t { general, small, fields };
 
-template <typename T, bool Plain = plain_result_v<T>>
+template <typename T>
+inline constexpr bool trivial_result_v =
+    std::is_trivially_copyable_v<T> && std::is_trivially_destructible_v<T>;
+template <typename T>
+inline constexpr bool union_fits_v = sizeof(T) >= sizeof(errc) && sizeof(T) < 8;
+
+template <typename T>
+inline constexpr result_repr result_repr_v =
+    !trivial_result_v<T> ? result_repr::general
+    : (union_fits_v<T> || !std::is_nothrow_default_constructible_v<T>) ? result_repr::small
+                                                                       : result_repr::fields;
+
+template <typename T, result_repr Repr = result_repr_v<T>>
 struct result_storage {
   constexpr result_storage() noexcept(std::is_nothrow_default_constructible_v<T>)
     requires std::is_default_constructible_v<T>
@@ -184,7 +200,24 @@ struct result_storage {
 };
 
 template <typename T>
-struct result_storage<T, true> {
+struct result_storage<T, result_repr::small> {
+  constexpr result_storage() noexcept(std::is_nothrow_default_constructible_v<T>)
+    requires std::is_default_constructible_v<T>
+      : value_(), has_(true) {}
+  template <typename U>
+  constexpr result_storage(std::in_place_t, U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>)
+      : value_(std::forward<U>(v)), has_(true) {}
+  constexpr explicit result_storage(errc e) noexcept : error_(e), has_(false) {}
+
+  union {
+    T value_;
+    errc error_;
+  };
+  bool has_;
+};
+
+template <typename T>
+struct result_storage<T, result_repr::fields> {
   constexpr result_storage() noexcept = default;
   template <typename U>
   constexpr result_storage(std::in_place_t, U&& v) noexcept(std::is_nothrow_constructible_v<T, U&&>)

@@ -153,7 +153,7 @@ class split_device {
     result<chain_type> r{chain_type{}};
     // One return object, so the chain is built in the caller's result (NRVO) and never copied:
     // a copy right after pop_into() also reloads the fields it just stored, too early for
-    // store-to-load forwarding (about 14 ns per chain in bench/split_ring.cpp).
+    // store-to-load forwarding (about 14 ns per chain in bench/w1.cpp).
     if (auto got = pop_into(*r); VIREO_UNLIKELY(!got)) r = got.error();
     return r;
   }
