@@ -62,6 +62,10 @@ enum class errc : std::uint16_t {
   segment_limit = 309,       ///< more non-empty descriptors than the chain can hold
   indirect_in_chain = 310,   ///< packed: INDIRECT descriptor inside a NEXT-linked list (§2.8.7)
   desc_not_available = 311,  ///< packed: a list runs into a slot the driver has not made available
+
+  // gpio (4xx)
+
+  // i2c (5xx)
 };
 
 /// A short, stable, human-readable description of `e` (never empty).
@@ -109,6 +113,8 @@ enum class errc : std::uint16_t {
     case errc::segment_limit: return "descriptor chain has more segments than the device accepts";
     case errc::indirect_in_chain: return "indirect descriptor inside a descriptor list";
     case errc::desc_not_available: return "descriptor list runs into a slot that is not available";
+    // gpio (4xx)
+    // i2c (5xx)
   }
   return "unknown error";
 }
