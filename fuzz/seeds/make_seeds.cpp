@@ -3,7 +3,8 @@
 // Not part of the build; run it once after changing an input format:
 //   g++ -std=c++20 -O1 fuzz/seeds/make_seeds.cpp -o /tmp/make_seeds && /tmp/make_seeds fuzz/corpus
 // Each seed spells out one scenario with the encoders below, which mirror the decoders of
-// fuzz/split_device.cpp, fuzz/split_driver.cpp and fuzz/chain_cursor.cpp.
+// fuzz/split_device.cpp, fuzz/split_driver.cpp, fuzz/chain_cursor.cpp, fuzz/packed_device.cpp and
+// fuzz/packed_driver.cpp.
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -654,6 +655,702 @@ void make(const fs::path& dir) {
 
 }  // namespace cur
 
+// ---- packed_device --------------------------------------------------------------------------
+
+namespace pdev {
+
+constexpr unsigned F_NEXT = 1, F_WRITE = 2, F_INDIRECT = 4;
+constexpr unsigned EVENT_IDX = 1, INDIRECT = 2, IN_ORDER = 4;
+
+enum addr_mode : unsigned { data = 0, table = 2, wild = 3 };
+enum len_mode : unsigned { small = 0, medium = 4, table_len = 5, raw = 6, huge = 7 };
+
+/// One 7-byte buffer record: NEXT/WRITE/INDIRECT, address mode and `a`, length mode and `l`.
+struct rec {
+  unsigned flags;
+  addr_mode am;
+  unsigned a;
+  len_mode lm;
+  std::uint32_t l;
+};
+void put(seed& s, const rec& r) { s.u8(r.flags | (r.am << 3) | (r.lm << 5)).u16(r.a).u32(r.l); }
+/// Readable / writable data-area buffers of `len` (< 64) bytes at data offset `at`.
+rec rd(unsigned at, unsigned len) { return {0, data, at, small, len}; }
+rec wr(unsigned at, unsigned len) { return {F_WRITE, data, at, small, len}; }
+
+enum op : unsigned {
+  publish = 0, publish_indirect, write_desc, write_flags, write_ind, release_head, driver_cursor,
+  driver_event, pop, push, push_batch, needs_notification, enable, disable, available, reset,
+  configure, remap, restore, reader, writer, fresh_cursor, fault, push_rejected
+};
+// publish ctl bits
+constexpr unsigned P_RAW_NEXT = 0x08, P_HOLD = 0x10, P_ID_LAST_ONLY = 0x40, P_RESERVED = 0x80;
+// publish_indirect ctl bits
+constexpr unsigned I_WRITE = 1, I_NEXT = 2, I_RAGGED = 4, I_HOLD = 8, I_HUGE = 0x10,
+                   I_AT_END = 0x20, I_RESERVED = 0x80;
+// driver_event: flags values and off_wrap modes (bits 4-5)
+constexpr unsigned EV_ENABLE = 0, EV_DISABLE = 1, EV_DESC = 2, EV_RESERVED = 3;
+constexpr unsigned OW_RAW = 0x00, OW_AHEAD = 0x10, OW_BEHIND = 0x20;
+// cursor sub-operations (bits 4-6 of the selector)
+enum sub : unsigned { c_read = 0, c_obj = 1, c_view = 2, c_skip = 3, c_split = 4 };
+inline void n_small(seed& s, unsigned n) { s.u8(n << 2); }  // n < 64
+inline void n_rest(seed& s) { s.u8(1); }
+inline void n_over(seed& s) { s.u8(2); }
+inline unsigned sel(unsigned slot, unsigned cursor, unsigned sub_op) {
+  return slot | (cursor << 2) | (sub_op << 4);
+}
+
+/// Header without raw descriptors or indirect entries: a zeroed ring of `size` slots.
+seed header(unsigned size, unsigned features) {
+  return seed{}.u8(size - 1).u8(features).u8(0).u8(0);
+}
+/// A list at the driver's cursor (NEXT set on all but the last unless P_RAW_NEXT); `bad` >= 0
+/// makes that descriptor available in the wrong phase.
+void publish_list(seed& s, unsigned id, std::initializer_list<rec> list, unsigned extra = 0,
+                  int bad = -1) {
+  s.u8(publish).u8((static_cast<unsigned>(list.size()) - 1) | extra | (bad >= 0 ? 0x20 : 0)).u8(id);
+  if (bad >= 0) s.u8(static_cast<unsigned>(bad));
+  for (const rec& r : list) put(s, r);
+}
+void publish_ind(seed& s, unsigned ctl, unsigned id, unsigned tslot, std::initializer_list<rec> t) {
+  s.u8(publish_indirect).u8(ctl).u8(id).u8(tslot).u8(static_cast<unsigned>(t.size()));
+  for (const rec& r : t) put(s, r);
+}
+void pop_to(seed& s, unsigned slot) { s.u8(pop).u8(slot); }
+/// push_used of remembered token `tok`: len mode 0 = its whole writable length, 2 = one more.
+void push_tok(seed& s, unsigned tok, unsigned len_mode = 0) { s.u8(push).u8(tok).u8(len_mode); }
+void event(seed& s, unsigned flags_and_mode, unsigned v) {
+  s.u8(driver_event).u8(flags_and_mode).u16(v);
+}
+
+void make(const fs::path& dir) {
+  {  // pop a readable + writable list, read it, write it, complete it, notify
+    seed s = header(8, 0);
+    publish_list(s, 7, {rd(0x000, 16), wr(0x100, 32)});
+    s.u8(needs_notification);
+    pop_to(s, 0);
+    s.u8(reader).u8(sel(0, 0, c_read));
+    n_small(s, 10);
+    s.u8(reader).u8(sel(0, 0, c_obj));
+    s.u8(writer).u8(sel(0, 0, c_read)).u8(0xa5);
+    n_rest(s);
+    push_tok(s, 0);
+    s.u8(needs_notification);
+    pop_to(s, 1);
+    s.u8(available);
+    save(dir, "simple_pop_push", s);
+  }
+  {  // N = 5: lists of three, the second wraps mid-list (slots 3, 4, 0 with the phase flipped)
+    seed s = header(5, 0);
+    publish_list(s, 1, {rd(0x000, 8), rd(0x040, 8), wr(0x100, 16)});
+    pop_to(s, 0);
+    push_tok(s, 0);
+    publish_list(s, 2, {rd(0x200, 12), wr(0x300, 20), wr(0x340, 4)}, P_ID_LAST_ONLY);
+    s.u8(available);
+    pop_to(s, 0x81);  // pop() by value
+    s.u8(reader).u8(sel(1, 0, c_read));
+    n_rest(s);
+    s.u8(writer).u8(sel(1, 0, c_read)).u8(0x3c);
+    n_rest(s);
+    push_tok(s, 1);
+    publish_list(s, 3, {rd(0x400, 8), wr(0x500, 8)});  // slots 1, 2 in phase 0
+    pop_to(s, 2);
+    push_tok(s, 2);
+    s.u8(needs_notification).u8(available);
+    save(dir, "mid_list_wrap_n5", s);
+  }
+  {  // lists of 1, 2 and 2 slots completed out of order: the used cursor moves by each one's slots
+    seed s = header(5, 0);
+    publish_list(s, 10, {wr(0x000, 8)});
+    publish_list(s, 11, {rd(0x040, 8), wr(0x080, 8)});
+    publish_list(s, 12, {rd(0x0c0, 8), wr(0x100, 8)});  // slots 3, 4
+    for (unsigned i = 0; i < 3; ++i) pop_to(s, i);
+    push_tok(s, 1);
+    push_tok(s, 0);
+    push_tok(s, 2);
+    publish_list(s, 13, {rd(0x140, 8), rd(0x180, 8), wr(0x1c0, 8), wr(0x200, 8)});  // 0..3, phase 0
+    pop_to(s, 3);
+    s.u8(push).u8(3).u8(1).u32(5);  // a partial length
+    s.u8(needs_notification);
+    save(dir, "out_of_order_completion", s);
+  }
+  {  // an indirect table of three entries (WRITE on the ring descriptor is ignored, §2.8.7)
+    seed s = header(4, INDIRECT);
+    publish_ind(s, I_WRITE, 9, 0, {rd(0x000, 12), rd(0x020, 20), wr(0x100, 40)});
+    pop_to(s, 0);
+    s.u8(reader).u8(sel(0, 0, c_read));
+    n_rest(s);
+    s.u8(writer).u8(sel(0, 0, c_read)).u8(7);
+    n_rest(s);
+    push_tok(s, 0);
+    publish_ind(s, I_RESERVED, 10, 8, {wr(0x200, 16)});  // AVAIL and reserved bits in the table
+    pop_to(s, 1);
+    push_tok(s, 1);
+    save(dir, "indirect_table", s);
+  }
+  {  // malformed indirect lists: each is rejected, completed with 0, and the queue carries on
+    seed s = header(8, INDIRECT);
+    publish_ind(s, I_RAGGED, 1, 0, {rd(0, 8)});                          // len 24
+    publish_ind(s, 0, 2, 4, {});                                         // len 0
+    publish_ind(s, 0, 3, 8, {rd(0, 8), {F_INDIRECT, table, 8, table_len, 1}});  // nested
+    publish_ind(s, I_HUGE, 4, 12, {rd(0, 8)});                           // 65537 entries
+    publish_ind(s, I_AT_END, 5, 16, {rd(0, 8), rd(8, 8)});               // past memory's end
+    publish_list(s, 6, {rd(0, 8), {F_INDIRECT, table, 0, table_len, 1}}); // INDIRECT in a list
+    for (unsigned i = 0; i < 6; ++i) {
+      pop_to(s, 0);
+      s.u8(push_rejected);
+    }
+    publish_ind(s, I_NEXT | I_HOLD, 7, 20, {rd(0, 8)});  // INDIRECT with NEXT: a 2-slot list
+    publish_list(s, 8, {wr(0x100, 8)});
+    s.u8(release_head);
+    pop_to(s, 0);
+    s.u8(push_rejected);
+    s.u8(configure).u8(7).u8(0).u8(0);  // again without INDIRECT_DESC
+    publish_ind(s, 0, 9, 0, {rd(0, 8)});
+    pop_to(s, 0);
+    s.u8(push_rejected);
+    publish_list(s, 10, {rd(0, 8)});
+    pop_to(s, 1);
+    push_tok(s, 8);
+    save(dir, "indirect_malformed", s);
+  }
+  {  // readable after writable, total over 2^32 - 1, addr + len wrapping, outside memory
+    seed s = header(8, 0);
+    publish_list(s, 1, {wr(0, 4), rd(0, 4)});
+    publish_list(s, 2, {rd(0, 8), {0, data, 0, huge, 3}});  // 8 + 2^32 - 4
+    publish_list(s, 3, {{0, wild, 0x8000, small, 40}});
+    publish_list(s, 4, {{0, wild, 0x0100, small, 8}});
+    publish_list(s, 5, {{F_WRITE, wild, 0x4008, small, 40}});
+    for (unsigned i = 0; i < 5; ++i) {
+      pop_to(s, 0);
+      push_tok(s, i, 2);  // one byte more than the rejected list's 0 writable bytes: refused
+      s.u8(push_rejected);
+    }
+    publish_list(s, 6, {rd(0, 8), wr(0x100, 8)});
+    pop_to(s, 0);
+    push_tok(s, 5);
+    save(dir, "malformed_lists", s);
+  }
+  {  // a later descriptor not available in its phase: the list's end is unknown, the queue breaks
+    seed s = header(4, 0);
+    publish_list(s, 1, {rd(0, 8), rd(0x40, 8), wr(0x100, 8)}, 0, 1);
+    pop_to(s, 0);
+    pop_to(s, 0);
+    s.u8(push).u8(0xf0).u16(0).u8(1).u16(0x8000).u8(0).u8(0);
+    s.u8(available).u8(enable).u8(remap).u8(needs_notification).u8(disable).u8(push_batch).u8(0);
+    s.u8(restore).u8(0).u8(reset).u8(pop).u8(0);
+    s.u8(configure).u8(3).u8(0).u8(0);  // size 4, ring zeroed, driver back at slot 0
+    publish_list(s, 2, {rd(0, 8), wr(0x100, 8)});
+    pop_to(s, 0);
+    push_tok(s, 0);
+    save(dir, "desc_not_available", s);
+  }
+  {  // a list of more descriptors than the ring has: chain_too_long breaks the queue
+    seed s = header(3, 0);
+    publish_list(s, 1, {{F_NEXT, data, 0, small, 8}, {F_NEXT, data, 0, small, 8},
+                        {F_NEXT, data, 0, small, 8}}, P_RAW_NEXT);
+    s.u8(available);
+    pop_to(s, 0);
+    s.u8(reset).u8(configure).u8(2).u8(0).u8(0);
+    publish_list(s, 2, {rd(0, 8), rd(0, 8), wr(0x100, 8)});  // exactly the ring: fine
+    pop_to(s, 0);
+    push_tok(s, 0);
+    save(dir, "chain_too_long", s);
+  }
+  {  // EVENT_IDX: off_wrap around the used cursor, DISABLE, reserved values, enable/disable
+    seed s = header(4, EVENT_IDX);
+    for (unsigned i = 0; i < 4; ++i) publish_list(s, i, {wr(i * 64, 32)});
+    for (unsigned i = 0; i < 4; ++i) pop_to(s, i);
+    event(s, EV_DESC | OW_AHEAD, 1);
+    push_tok(s, 0);
+    s.u8(needs_notification);  // the first decision always notifies
+    push_tok(s, 1);
+    s.u8(needs_notification);  // passed slot 1
+    push_tok(s, 2);
+    s.u8(needs_notification);  // did not
+    event(s, EV_DESC | OW_AHEAD, 0);  // the next used slot, 3: the push wraps past it
+    s.u8(push_batch).u8(1).u8(3).u8(0).u8(needs_notification);
+    event(s, EV_DISABLE | 0x04, 0);  // reserved high bit
+    for (unsigned i = 0; i < 2; ++i) publish_list(s, 4 + i, {wr(i * 64, 8)});
+    pop_to(s, 0);
+    push_tok(s, 4);
+    s.u8(needs_notification);
+    event(s, EV_RESERVED, 0);
+    s.u8(disable);
+    pop_to(s, 1);
+    s.u8(enable);
+    push_tok(s, 5);
+    s.u8(needs_notification);
+    for (unsigned i = 0; i < 2; ++i) publish_list(s, 6 + i, {wr(i * 64, 8)});
+    pop_to(s, 2);
+    pop_to(s, 3);
+    event(s, EV_DESC | OW_RAW, 0x7fff);  // an offset past the ring: never passed
+    push_tok(s, 6);
+    s.u8(needs_notification);
+    event(s, EV_DESC | OW_BEHIND, 1);  // a slot used before the last decision: no notification
+    push_tok(s, 7);
+    s.u8(needs_notification);
+    save(dir, "event_suppression", s);
+  }
+  {  // no EVENT_IDX: DESC counts as ENABLE, DISABLE suppresses, enable/disable write ENABLE/DISABLE
+    seed s = header(2, 0);
+    event(s, EV_DISABLE, 0);
+    publish_list(s, 1, {wr(0, 8)});
+    pop_to(s, 0);
+    push_tok(s, 0);
+    s.u8(needs_notification);
+    event(s, EV_DESC | OW_AHEAD, 1);
+    s.u8(disable);
+    publish_list(s, 2, {wr(0, 8)});
+    pop_to(s, 0);
+    push_tok(s, 1);
+    s.u8(needs_notification).u8(enable).u8(needs_notification);
+    save(dir, "notification_flags", s);
+  }
+  {  // IN_ORDER: out-of-order completion refused; a whole-length batch collapses into one used
+     // descriptor naming its last buffer; a partial one does not
+    seed s = header(6, IN_ORDER | EVENT_IDX);
+    publish_list(s, 1, {wr(0x000, 16)});
+    publish_list(s, 2, {rd(0x040, 8), wr(0x080, 16)});
+    publish_list(s, 3, {wr(0x100, 16)});
+    publish_list(s, 4, {rd(0x140, 8), wr(0x180, 16)});  // slots 4, 5
+    for (unsigned i = 0; i < 4; ++i) pop_to(s, i);
+    push_tok(s, 1);                                              // not the oldest
+    s.u8(push_batch).u8(3).u8(0).u8(0).u8(1).u8(0).u8(2).u8(0);  // collapses
+    push_tok(s, 3, 2);                                           // too long
+    push_tok(s, 3);
+    s.u8(needs_notification);
+    publish_list(s, 5, {wr(0x200, 16)});
+    publish_list(s, 6, {wr(0x240, 16)});
+    pop_to(s, 0);
+    pop_to(s, 1);
+    s.u8(push_batch).u8(2).u8(4).u8(1).u32(3).u8(5).u8(0);  // first one partial: two descriptors
+    s.u8(needs_notification);
+    save(dir, "in_order_batch", s);
+  }
+  {  // deny_map (copies, no views), fail_range over buffers and tables, fail_after, remap
+    seed s = header(8, INDIRECT);
+    s.u8(fault).u8(0);
+    publish_list(s, 1, {rd(0x000, 16), wr(0x100, 32)});
+    pop_to(s, 0);
+    s.u8(reader).u8(sel(0, 0, c_view));
+    n_small(s, 4);
+    s.u8(reader).u8(sel(0, 0, c_read));
+    n_rest(s);
+    s.u8(writer).u8(sel(0, 0, c_read)).u8(1);
+    n_small(s, 12);
+    push_tok(s, 0);
+    publish_ind(s, 0, 1, 0, {rd(0x000, 8), wr(0x100, 8)});  // the table is read, not mapped
+    pop_to(s, 0x82);
+    s.u8(reader).u8(sel(2, 0, c_read));
+    n_rest(s);
+    push_tok(s, 1);
+    s.u8(configure).u8(7).u8(2).u8(0);  // refused: nothing maps
+    s.u8(fault).u8(1).u8(configure).u8(7).u8(2).u8(0);
+    s.u8(fault).u8(3).u16(0x100).u8(4);  // over the writable buffer
+    publish_list(s, 2, {rd(0x000, 16), wr(0x100, 32)});
+    pop_to(s, 0);
+    s.u8(push_rejected);
+    s.u8(fault).u8(3).u16(0x8000).u8(15);  // over indirect slot 0
+    publish_ind(s, 0, 3, 0, {rd(0x000, 8)});
+    pop_to(s, 1);
+    s.u8(push_rejected).u8(fault).u8(4).u8(fault).u8(0);  // no views: copies go through memory
+    publish_list(s, 4, {rd(0x000, 16), wr(0x100, 32)});
+    pop_to(s, 1);
+    s.u8(fault).u8(2).u8(0);  // every access from now on fails
+    s.u8(writer).u8(sel(1, 0, c_read)).u8(2);
+    n_rest(s);
+    s.u8(reader).u8(sel(1, 0, c_read));
+    n_rest(s);
+    s.u8(remap).u8(fault).u8(4);
+    save(dir, "memory_faults", s);
+  }
+  {  // configure refusals: bad sizes, misaligned and unmapped areas; create(), remap
+    seed s = header(8, 0);
+    publish_list(s, 1, {wr(0, 8)});
+    pop_to(s, 0);
+    push_tok(s, 0);
+    s.u8(remap).u8(needs_notification);
+    s.u8(write_desc).u8(5).u8(0).u8(0x55);  // slot 5 of 8 is slot 0 of a 3-slot ring
+    put(s, wr(0x80, 8));
+    s.u8(configure).u8(2).u8(0x08).u8(0);  // size 3, ring not zeroed: the stale descriptor
+    pop_to(s, 0);
+    push_tok(s, 1);
+    for (unsigned v : {0xe0u, 0xe1u, 0xe2u, 0xe3u}) s.u8(configure).u8(7).u8(0).u8(v);
+    for (unsigned v : {0xf1u, 0xf2u, 0xf3u, 0xf4u, 0xf5u, 0xf6u}) s.u8(configure).u8(7).u8(0).u8(v);
+    s.u8(configure).u8(255).u8(7).u8(0x08);  // size 256 through create()
+    publish_list(s, 2, {rd(0, 8), wr(0x100, 8)});
+    pop_to(s, 0);
+    s.u8(remap);
+    push_tok(s, 2);
+    s.u8(available);
+    save(dir, "reconfigure", s);
+  }
+  {  // state() / restore(): a round trip, raw values, a slot past the size, the cursors swapped
+    seed s = header(5, 0);
+    publish_list(s, 1, {wr(0, 8), wr(0x40, 8)});
+    publish_list(s, 2, {wr(0x80, 8)});
+    pop_to(s, 0);
+    pop_to(s, 1);
+    push_tok(s, 0);
+    s.u8(restore).u8(0);
+    push_tok(s, 1);
+    s.u8(restore).u8(1).u16(0x7fff).u16(0x8003);
+    push_tok(s, 1);  // seq/slots no longer match the positions
+    s.u8(restore).u8(2 | (3 << 2) | 0x80);
+    pop_to(s, 2);
+    s.u8(restore).u8(3);
+    s.u8(push).u8(0xf0).u16(5).u8(5).u16(0).u8(0).u8(0);  // a made-up token of 5 slots
+    s.u8(driver_cursor).u8(0);
+    publish_list(s, 3, {wr(0, 8)});
+    pop_to(s, 3);
+    s.u8(needs_notification).u8(available);
+    save(dir, "state_restore", s);
+  }
+  {  // a list written but for its head's flags is not available; releasing the head publishes it
+    seed s = header(4, EVENT_IDX);
+    publish_list(s, 1, {rd(0, 8), wr(0x100, 8)}, P_HOLD);
+    pop_to(s, 0);
+    s.u8(available).u8(enable);
+    s.u8(release_head).u8(available).u8(enable);
+    pop_to(s, 0);
+    push_tok(s, 0);
+    publish_list(s, 2, {wr(0x200, 8)});
+    s.u8(write_flags).u8(2).u16(0x8000);  // the driver takes it back: wrong phase for slot 2
+    pop_to(s, 1);
+    s.u8(write_desc).u8(2).u8(1).u8(3);  // in the phase the device expects there
+    put(s, wr(0x200, 8));
+    pop_to(s, 1);
+    push_tok(s, 1);
+    s.u8(needs_notification);
+    save(dir, "held_head", s);
+  }
+  {  // nine non-empty descriptors in one list: packed_device<M, 8> answers segment_limit
+    seed s = header(16, 0);
+    publish_list(s, 1, {{F_NEXT, data, 0x00, small, 8}, {F_NEXT, data, 0x10, small, 8},
+                        {F_NEXT, data, 0x20, small, 8}, {F_NEXT, data, 0x30, small, 8},
+                        {F_NEXT, data, 0x40, small, 8}, {F_NEXT, data, 0x50, small, 8},
+                        {F_NEXT, data, 0x60, small, 8}, {F_NEXT, data, 0x70, small, 8}},
+                 P_RAW_NEXT | P_HOLD);
+    publish_list(s, 1, {rd(0x80, 8)});
+    s.u8(release_head);
+    pop_to(s, 0);
+    s.u8(push_rejected);
+    publish_list(s, 2, {rd(0x00, 8), rd(0x10, 8), rd(0x20, 0), rd(0x30, 8), rd(0x40, 8),
+                        rd(0x50, 8), rd(0x60, 8), rd(0x70, 8)});  // eight, one of them empty
+    pop_to(s, 1);
+    s.u8(reader).u8(sel(1, 0, c_read));
+    n_rest(s);
+    push_tok(s, 1);
+    save(dir, "segment_limit", s);
+  }
+  {  // views, skips and splits over a list of several readable and writable pieces
+    seed s = header(8, 0);
+    publish_list(s, 3, {rd(0x000, 7), rd(0x040, 9), rd(0x080, 0), wr(0x100, 13), wr(0x200, 5),
+                        {F_WRITE, data, 0x300, medium, 100}});
+    pop_to(s, 0);
+    s.u8(reader).u8(sel(0, 0, c_view));
+    n_small(s, 7);
+    s.u8(reader).u8(sel(0, 0, c_view));
+    n_small(s, 4);
+    s.u8(reader).u8(sel(0, 0, c_split));
+    n_small(s, 3);
+    s.u8(1);
+    s.u8(reader).u8(sel(0, 1, c_read));
+    n_rest(s);
+    s.u8(reader).u8(sel(0, 0, c_skip));
+    n_over(s);
+    s.u8(writer).u8(sel(0, 0, c_split)).u8(0);
+    n_small(s, 4);
+    s.u8(2);
+    s.u8(writer).u8(sel(0, 0, c_read)).u8(0x11);
+    n_small(s, 20);
+    s.u8(writer).u8(sel(0, 2, c_obj)).u8(0x22);
+    s.u8(writer).u8(sel(0, 0, c_view)).u8(0x44);
+    n_rest(s);
+    s.u8(fresh_cursor).u8(0x80 | (1 << 2));
+    s.u8(writer).u8(sel(0, 1, c_skip)).u8(0);
+    n_rest(s);
+    push_tok(s, 0);
+    save(dir, "cursor_views_splits", s);
+  }
+  {  // reserved flag bits everywhere, raw descriptors in the header, a used-looking head
+    seed s = seed{}.u8(4 - 1).u8(INDIRECT);
+    s.u8(3);  // three raw descriptors: slot 0 used-looking, slots 1 and 2 one list
+    s.u8(2 | 4).u8(0x20);
+    put(s, wr(0, 8));
+    s.u8(0x10).u8(0x21);
+    put(s, {F_NEXT, data, 0x40, small, 8});
+    s.u8(0x10).u8(0x22);
+    put(s, wr(0x80, 8));
+    s.u8(1).u8(5).u8(0x30);  // one indirect entry, slot 5
+    put(s, {F_NEXT | F_WRITE, data, 0x100, small, 16});
+    pop_to(s, 0);  // slot 0 is not available: nothing
+    s.u8(restore).u8(1).u16(0x8001).u16(0x8001);
+    pop_to(s, 0);
+    push_tok(s, 0);
+    s.u8(driver_cursor).u8(0);
+    publish_list(s, 1, {rd(0x200, 8), wr(0x240, 8)}, P_RESERVED);  // slots 3, 0
+    pop_to(s, 1);
+    push_tok(s, 1);
+    s.u8(driver_cursor).u8(0);
+    publish_ind(s, I_WRITE | I_RESERVED, 2, 5, {{F_NEXT | F_WRITE, data, 0x100, small, 16}});
+    pop_to(s, 2);
+    push_tok(s, 2);
+    s.u8(write_desc).u8(2).u8(1).u8(3);  // phase 1 at slot 2: not available in phase 0
+    put(s, wr(0x200, 8));
+    pop_to(s, 3);
+    s.u8(write_flags).u8(2).u16(0xff7c);  // INDIRECT, phase 0, reserved bits: an 8-byte table
+    pop_to(s, 3);
+    s.u8(push_rejected);
+    save(dir, "reserved_flag_bits", s);
+  }
+}
+
+}  // namespace pdev
+
+// ---- packed_driver --------------------------------------------------------------------------
+
+namespace pdrv {
+
+constexpr unsigned EVENT_IDX = 1, INDIRECT = 2, IN_ORDER = 4, BAD_SIZE = 0x80;
+enum op : unsigned {
+  add = 0, complete = 2, dev_write = 4, dev_cursor = 5, dev_event = 6, reclaim = 7,
+  needs_kick = 9, enable = 10, disable = 11, reset = 12, detach = 13, configure = 14
+};
+enum mode : unsigned { automatic = 0, direct = 1, indirect = 2 };
+// complete ctl: WRITE, NEXT, and how far the device's cursor moves (bits 2-3)
+constexpr unsigned C_WRITE = 1, C_NEXT = 2, C_BY_BUFFER = 4, C_BY_ONE = 8, C_STAY = 12;
+// dev_write id selectors and flag modes
+constexpr unsigned ID_IN_FLIGHT = 0, ID_RAW = 1, ID_OUT_OF_RANGE = 2, ID_LAST_RECLAIMED = 3;
+constexpr unsigned FL_USED = 0, FL_OTHER_PHASE = 1, FL_AVAIL = 2, FL_RAW = 3, FL_WRITE = 0x10,
+                   FL_RESERVED = 0x20;
+// dev_event: flags values and off_wrap modes (bits 4-5)
+constexpr unsigned EV_ENABLE = 0, EV_DISABLE = 1, EV_DESC = 2, EV_RESERVED = 3;
+constexpr unsigned OW_RAW = 0x00, OW_AHEAD = 0x10, OW_BEHIND = 0x20;
+
+seed header(unsigned size, unsigned features, unsigned pool) {
+  return seed{}.u8(size - 1).u8(features).u8(pool);
+}
+/// add(): nr readable then nw writable data-area buffers of `len` (< 32) bytes each.
+void add_list(seed& s, unsigned nr, unsigned nw, unsigned len = 16, mode m = automatic) {
+  s.u8(add).u8(nr + 5 * nw + 25 * m);
+  for (unsigned i = 0; i < nr + nw; ++i) s.u8(len << 2).u16(i * 64).u32(0);
+}
+/// The device completes the k-th oldest buffer in flight with its whole length.
+void complete_k(seed& s, unsigned k, unsigned ctl = C_WRITE) { s.u8(complete).u8(k).u8(ctl).u8(0); }
+void write_used(seed& s, unsigned at, unsigned idsel, unsigned fl, std::uint32_t len) {
+  s.u8(dev_write).u8(at).u8(idsel).u8(fl).u32(len);
+}
+void event(seed& s, unsigned flags_and_mode, unsigned v) {
+  s.u8(dev_event).u8(flags_and_mode).u16(v);
+}
+
+void make(const fs::path& dir) {
+  {
+    seed s = header(8, 0, 0);
+    add_list(s, 1, 1);
+    add_list(s, 2, 0);
+    s.u8(needs_kick).u8(needs_kick);
+    complete_k(s, 1);
+    s.u8(reclaim).u8(reclaim);
+    complete_k(s, 0);
+    s.u8(reclaim).u8(reclaim).u8(enable).u8(disable);
+    save(dir, "basic", s);
+  }
+  {  // N = 5: a list of three wraps mid-list (slots 3, 4, 0 with the phase flipped)
+    seed s = header(5, 0, 0);
+    add_list(s, 0, 3);
+    complete_k(s, 0);
+    s.u8(reclaim);
+    add_list(s, 1, 2);
+    add_list(s, 1, 0);  // slot 1, phase 0
+    s.u8(needs_kick);
+    complete_k(s, 0);
+    complete_k(s, 1);
+    s.u8(reclaim).u8(reclaim).u8(enable);
+    add_list(s, 2, 2);  // slots 2..0 again
+    complete_k(s, 0);
+    s.u8(reclaim).u8(needs_kick);
+    save(dir, "mid_list_wrap_n5", s);
+  }
+  {  // completions out of order, lists of different lengths; ids reused through the free list
+    seed s = header(6, 0, 0);
+    add_list(s, 1, 0);
+    add_list(s, 1, 2);
+    add_list(s, 0, 2);
+    complete_k(s, 2);
+    complete_k(s, 0);
+    complete_k(s, 1);
+    s.u8(reclaim).u8(reclaim).u8(reclaim).u8(reclaim);
+    add_list(s, 2, 2);
+    add_list(s, 1, 1);
+    complete_k(s, 1);
+    complete_k(s, 0);
+    s.u8(reclaim).u8(reclaim);
+    save(dir, "out_of_order", s);
+  }
+  {  // argument errors: empty list, longer than the ring, total over 2^32 - 1, ring full, no pool
+    seed s = header(2, 0, 0);
+    s.u8(add).u8(0);
+    add_list(s, 3, 0);
+    s.u8(add).u8(2).u8(2).u16(0).u32(0xffffffffu).u8(2).u16(0).u32(0x10);
+    add_list(s, 1, 1);
+    add_list(s, 1, 0);
+    add_list(s, 1, 0, 8, indirect);
+    save(dir, "add_errors", s);
+  }
+  {  // indirect pool: explicit, automatic when the ring is short, too long for a table
+    seed s = header(4, INDIRECT, 4);
+    add_list(s, 2, 2, 8, indirect);
+    add_list(s, 1, 1, 8, direct);
+    add_list(s, 1, 2, 8, automatic);  // 3 > 1 free slot: goes indirect
+    add_list(s, 1, 0, 8, indirect);   // ring_full
+    complete_k(s, 0);
+    complete_k(s, 1);
+    s.u8(reclaim).u8(reclaim);
+    add_list(s, 3, 2, 8, indirect);  // more buffers than the ring
+    add_list(s, 2, 2, 8, indirect);
+    complete_k(s, 1);
+    s.u8(reclaim);
+    save(dir, "indirect_pool", s);
+  }
+  {  // EVENT_IDX kicks: off_wrap inside a multi-slot list, behind, DISABLE, reserved values
+    seed s = header(16, EVENT_IDX, 0);
+    event(s, EV_DESC | OW_AHEAD, 1);
+    add_list(s, 1, 2);
+    s.u8(needs_kick);  // slot 1 is inside the list just published
+    add_list(s, 1, 0);
+    s.u8(needs_kick);
+    event(s, EV_DESC | OW_BEHIND, 2);
+    add_list(s, 1, 0);
+    s.u8(needs_kick);
+    event(s, EV_DISABLE, 0);
+    add_list(s, 1, 0);
+    s.u8(needs_kick);
+    event(s, EV_DISABLE | 0x04, 0);  // a reserved high bit: kicks
+    add_list(s, 1, 0);
+    s.u8(needs_kick);
+    event(s, EV_RESERVED, 0);
+    add_list(s, 1, 0);
+    s.u8(needs_kick);
+    event(s, EV_DESC | OW_RAW, 0x0001);  // slot 1 in the other phase: taken as the last lap
+    add_list(s, 1, 0);
+    s.u8(needs_kick);
+    save(dir, "event_idx_kick", s);
+  }
+  {  // IN_ORDER: one used descriptor for a batch of three (§2.8.8), drained one per reclaim
+    seed s = header(6, IN_ORDER, 0);
+    add_list(s, 1, 1);
+    add_list(s, 0, 2);
+    add_list(s, 1, 0);
+    complete_k(s, 2);
+    s.u8(enable).u8(reclaim).u8(enable).u8(reclaim).u8(reclaim).u8(reclaim);
+    add_list(s, 2, 2);  // wraps
+    complete_k(s, 0);
+    s.u8(reclaim);
+    save(dir, "in_order_batch", s);
+  }
+  {  // hostile ids: out of range, not in flight, too long, completed twice; each breaks the queue
+    seed s = header(4, 0, 0);
+    add_list(s, 0, 1);
+    write_used(s, 0, ID_OUT_OF_RANGE, FL_USED, 4);
+    s.u8(reclaim).u8(reclaim);
+    add_list(s, 0, 1);
+    s.u8(needs_kick).u8(enable).u8(disable);
+    s.u8(configure).u8(3).u8(0).u8(0);
+    add_list(s, 0, 1);
+    write_used(s, 0, ID_RAW | (3 << 2), FL_USED, 0);
+    s.u8(reclaim);
+    s.u8(configure).u8(3).u8(0).u8(0);
+    add_list(s, 0, 1);
+    write_used(s, 0, ID_IN_FLIGHT, FL_USED | FL_WRITE, 17);
+    s.u8(reclaim);
+    s.u8(configure).u8(3).u8(0).u8(0);
+    add_list(s, 0, 1);
+    add_list(s, 0, 1);
+    complete_k(s, 0);
+    s.u8(reclaim);
+    write_used(s, 0, ID_LAST_RECLAIMED, FL_USED, 0);
+    s.u8(reclaim);
+    save(dir, "hostile_ids", s);
+  }
+  {  // used descriptors in the wrong phase or available-looking are not used; WRITE is optional
+    seed s = header(4, 0, 0);
+    add_list(s, 0, 1);
+    write_used(s, 0, ID_IN_FLIGHT, FL_OTHER_PHASE, 4);
+    s.u8(reclaim).u8(enable);
+    write_used(s, 0, ID_IN_FLIGHT, FL_AVAIL, 4);
+    s.u8(reclaim);
+    write_used(s, 0, ID_IN_FLIGHT, FL_RAW | 4, 4);  // AVAIL without USED
+    s.u8(reclaim);
+    write_used(s, 0, ID_IN_FLIGHT, FL_USED | FL_RESERVED, 16);  // len without WRITE (QEMU)
+    s.u8(enable).u8(reclaim);
+    save(dir, "wrong_phase", s);
+  }
+  {  // reset, then detach_unused() hands back every buffer still in flight, once
+    seed s = header(8, 0, 0);
+    add_list(s, 1, 1);
+    add_list(s, 0, 1);
+    add_list(s, 2, 0);
+    complete_k(s, 0);
+    s.u8(reclaim).u8(detach).u8(reset).u8(detach).u8(detach).u8(detach);
+    add_list(s, 1, 0);
+    s.u8(reclaim).u8(needs_kick).u8(enable);
+    s.u8(configure).u8(7).u8(0).u8(0);
+    add_list(s, 1, 0);
+    s.u8(reclaim).u8(detach);
+    save(dir, "reset_detach", s);
+  }
+  {  // a broken queue keeps its books: detach_unused() hands them back; refused configures too
+    seed s = header(4, IN_ORDER, 0);
+    add_list(s, 0, 1);
+    add_list(s, 0, 1);
+    write_used(s, 0, ID_IN_FLIGHT, FL_USED, 1000);
+    s.u8(reclaim).u8(detach);
+    s.u8(configure).u8(0).u8(BAD_SIZE).u8(0);  // refused: broken no more, books kept
+    s.u8(detach).u8(reset).u8(detach).u8(detach);
+    s.u8(configure).u8(3).u8(IN_ORDER).u8(0);
+    add_list(s, 1, 0);
+    complete_k(s, 0);
+    s.u8(reclaim);
+    save(dir, "broken_detach", s);
+  }
+  {  // configure refusals: bad sizes, misaligned and unmapped areas, pools
+    seed s = header(8, 0, 0);
+    add_list(s, 1, 0);
+    for (unsigned k = 0; k < 4; ++k) s.u8(configure).u8(k).u8(BAD_SIZE).u8(0);
+    for (unsigned v = 0xe0; v <= 0xe6; ++v) s.u8(configure).u8(7).u8(INDIRECT).u8(v);
+    s.u8(configure).u8(7).u8(0).u8(2);  // a pool without INDIRECT_DESC
+    s.u8(detach);
+    s.u8(configure).u8(255).u8(EVENT_IDX | INDIRECT | IN_ORDER).u8(4);  // 256 slots, everything
+    add_list(s, 2, 3, 31, indirect);  // more than the pool's 4 entries
+    add_list(s, 2, 2, 31, indirect);
+    complete_k(s, 0);
+    s.u8(reclaim);
+    save(dir, "reconfigure", s);
+  }
+  {  // interrupts: enable reports waiting used descriptors; with and without EVENT_IDX
+    seed s = header(4, EVENT_IDX, 0);
+    s.u8(enable);
+    add_list(s, 0, 1);
+    complete_k(s, 0, C_WRITE | C_STAY);
+    s.u8(enable).u8(reclaim).u8(enable).u8(disable);
+    s.u8(dev_cursor).u8(0);
+    add_list(s, 0, 2);
+    complete_k(s, 0, C_NEXT);  // NEXT (reserved in used descriptors) is ignored
+    s.u8(enable).u8(reclaim);
+    s.u8(configure).u8(3).u8(0).u8(0);
+    s.u8(enable).u8(disable);
+    add_list(s, 0, 1);
+    s.u8(complete).u8(0).u8(0).u8(1).u32(7);  // a partial length, WRITE off
+    s.u8(enable).u8(reclaim);
+    save(dir, "interrupts", s);
+  }
+}
+
+}  // namespace pdrv
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -661,5 +1358,7 @@ int main(int argc, char** argv) {
   dev::make(root / "split_device");
   drv::make(root / "split_driver");
   cur::make(root / "chain_cursor");
+  pdev::make(root / "packed_device");
+  pdrv::make(root / "packed_driver");
   return g_ok ? 0 : 1;
 }

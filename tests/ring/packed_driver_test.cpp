@@ -974,6 +974,10 @@ TEST_CASE("packed_driver: needs_kick() with ENABLE and DISABLE") {
   m.set_device_event(0, 3);
   REQUIRE(d.add({}, bufs(m, 1, 4)).has_value());
   CHECK(d.needs_kick());
+  // Bits 2-15 of flags are reserved (§2.8.14) and ignored: DISABLE with them set is DISABLE.
+  m.set_device_event(0, static_cast<std::uint16_t>(0xfffcu | event_flag::disable));
+  REQUIRE(d.add({}, bufs(m, 1, 4)).has_value());
+  CHECK(!d.needs_kick());
 }
 
 TEST_CASE("packed_driver: needs_kick() with DESC: a target inside a multi-slot list") {

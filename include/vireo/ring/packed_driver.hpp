@@ -198,16 +198,19 @@ class packed_driver {
   /// Should the driver notify the device now (§2.8.10, §2.8.21.3)? Covers every slot published
   /// since the last call. Device Event Suppression flags: DISABLE -> no; DESC with EVENT_IDX ->
   /// did a published slot reach off_wrap (need_event window, so a target inside a multi-slot
-  /// list is not jumped over); anything else (ENABLE, DESC without EVENT_IDX, reserved values)
-  /// -> yes, since a spurious kick is harmless and a missed one stalls the queue.
+  /// list is not jumped over); anything else (ENABLE, DESC without EVENT_IDX, the reserved value
+  /// 3) -> yes, since a spurious kick is harmless and a missed one stalls the queue. Reserved
+  /// bits 2-15 are ignored.
   [[nodiscard]] bool needs_kick() noexcept {
     if (!ready_ || num_added_ == 0) return false;
     // §2.8.21.3.1: the published flags are visible before we read the device's suppression.
     vireo::detail::full_fence();
     const std::uint32_t added = num_added_;
     num_added_ = 0;
+    // §2.8.14: bits 2-15 of flags are reserved; only the two event-flag bits count (as on the
+    // device side).
     const std::uint16_t flags = detail::load16(device_event_ + packed_layout::event_flags,
-                                               std::memory_order_acquire);
+                                               std::memory_order_acquire) & 3u;
     if (flags == event_flag::disable) return false;
     if (flags != event_flag::desc || !event_idx_) return true;
     if (added >= size_) return true;  // a whole lap published: the target was crossed
