@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Proves that include/vireo/{core,ring,chain} stay freestanding-friendly (no CMake involved):
+# Proves that include/vireo/{core,ring,chain,gpio,i2c} stay freestanding-friendly (no CMake involved):
 #   1. no header there includes a hosted-only standard header or an OS header (textual check);
 #   2. every header there, and tests/freestanding/freestanding_check.cpp, compiles for a
 #      Cortex-M4 with -fno-exceptions -fno-rtti, and no OS header is included by a Vireo header
@@ -22,7 +22,7 @@ done
 FLAGS=(-std=c++20 -mcpu=cortex-m4 -mthumb -Os -fno-exceptions -fno-rtti -ffunction-sections
        -Wall -Wextra -Wpedantic -Werror -Iinclude)
 LAYERS=()
-for dir in include/vireo/core include/vireo/ring include/vireo/chain; do
+for dir in include/vireo/core include/vireo/ring include/vireo/chain include/vireo/gpio include/vireo/i2c; do
   [ -d "$dir" ] && LAYERS+=("$dir")
 done
 work=$(mktemp -d)
@@ -45,7 +45,7 @@ check_include_tree() {
       path = substr($0, depth + 2)
       stack[depth] = path
       parent = depth == 1 ? tu : stack[depth - 1]
-      if (parent ~ /(^|\/)include\/vireo\/(core|ring|chain)\// &&
+      if (parent ~ /(^|\/)include\/vireo\/(core|ring|chain|gpio|i2c)\// &&
           path ~ /(^|\/)(sys|linux)\/|(^|\/)(unistd|fcntl|pthread)\.h$/) {
         printf "freestanding: %s includes the OS header %s\n", parent, path
         bad = 1

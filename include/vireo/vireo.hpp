@@ -38,3 +38,11 @@
 #include "vireo/chain/packed_walker.hpp"
 #include "vireo/chain/segment.hpp"
 #include "vireo/chain/split_walker.hpp"
+
+#include "vireo/gpio/codec.hpp"
+#include "vireo/gpio/names.hpp"
+#include "vireo/gpio/wire.hpp"
+
+#include "vireo/i2c/address.hpp"
+#include "vireo/i2c/codec.hpp"
+#include "vireo/i2c/wire.hpp"

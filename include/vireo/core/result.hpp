@@ -64,8 +64,42 @@ enum class errc : std::uint16_t {
   desc_not_available = 311,  ///< packed: a list runs into a slot the driver has not made available
 
   // gpio (4xx)
+  gpio_request_size = 400,   ///< gpio request buffer is not exactly its message's size
+  gpio_unknown_type = 401,   ///< gpio request type is not a VIRTIO_GPIO_MSG_* value
+  gpio_line_out_of_range = 402, ///< gpio line number is not below ngpio
+  gpio_bad_direction = 403,  ///< SET_DIRECTION value is not NONE, OUT or IN
+  gpio_bad_value = 404,      ///< SET_VALUE value is not 0 or 1
+  gpio_bad_irq_type = 405,   ///< SET_IRQ_TYPE value is not a VIRTIO_GPIO_IRQ_TYPE_* value
+  gpio_reserved_nonzero = 406, ///< a field the spec fixes at 0 is not 0
+  gpio_irq_not_negotiated = 407, ///< interrupt message or eventq use without VIRTIO_GPIO_F_IRQ
+  gpio_names_unsupported = 408, ///< GET_LINE_NAMES while gpio_names_size is 0
+  gpio_response_too_short = 409, ///< writable buffer cannot hold the whole response
+  gpio_response_size = 410,  ///< used length differs from the response's size
+  gpio_status_err = 411,     ///< the device answered VIRTIO_GPIO_STATUS_ERR
+  gpio_bad_status = 412,     ///< status byte is not a defined status value
+  gpio_bad_response_value = 413, ///< response value out of range for its message
+  gpio_no_lines = 414,       ///< ngpio is 0
+  gpio_names_truncated = 415, ///< names blob ends before ngpio terminated names
+  gpio_names_trailing = 416, ///< names blob has bytes after the last line's name
+  gpio_name_invalid = 417,   ///< line name is not 7-bit ASCII or holds a NUL
+  gpio_name_duplicate = 418, ///< two lines share a non-empty name
+  gpio_names_too_large = 419, ///< more than 65535 names, or a blob of 2^32 bytes or more
 
   // i2c (5xx)
+  i2c_header_too_short = 500, ///< fewer than 8 device-readable bytes: no virtio_i2c_out_hdr
+  i2c_no_status = 501,       ///< no device-writable byte for virtio_i2c_in_hdr
+  i2c_reserved_flags = 502,  ///< flags bits 2-31 set (virtio §5.16.6.1: reserved as zero)
+  i2c_read_buffer_readable = 503, ///< M_RD set, but device-readable bytes follow the header
+  i2c_write_buffer_writable = 504, ///< M_RD clear, but more than the status is device-writable
+  i2c_zero_length_not_negotiated = 505, ///< zero-length request without ZERO_LENGTH_REQUEST
+  i2c_buffer_too_long = 506, ///< buf is longer than the device's limit
+  i2c_address_invalid = 507, ///< addr matches neither row of the §5.16.6.1 address table
+  i2c_address_reserved = 508, ///< a reserved 7-bit address (I2C-bus UM10204 table 4)
+  i2c_address_out_of_range = 509, ///< a 7-bit address above 0x7F or a 10-bit one above 0x3FF
+  i2c_feature_required = 510, ///< VIRTIO_I2C_F_ZERO_LENGTH_REQUEST not offered or not accepted
+  i2c_bad_status = 511,      ///< status byte is neither VIRTIO_I2C_MSG_OK nor VIRTIO_I2C_MSG_ERR
+  i2c_status_not_written = 512, ///< used length does not cover the status byte
+  i2c_read_incomplete = 513, ///< OK for a read request before its whole buf was written
 };
 
 /// A short, stable, human-readable description of `e` (never empty).
@@ -114,7 +148,41 @@ enum class errc : std::uint16_t {
     case errc::indirect_in_chain: return "indirect descriptor inside a descriptor list";
     case errc::desc_not_available: return "descriptor list runs into a slot that is not available";
     // gpio (4xx)
+    case errc::gpio_request_size: return "gpio request buffer has the wrong size";
+    case errc::gpio_unknown_type: return "unknown gpio message type";
+    case errc::gpio_line_out_of_range: return "gpio line number is not below ngpio";
+    case errc::gpio_bad_direction: return "invalid gpio direction";
+    case errc::gpio_bad_value: return "gpio line value is not 0 or 1";
+    case errc::gpio_bad_irq_type: return "invalid gpio interrupt type";
+    case errc::gpio_reserved_nonzero: return "gpio field that must be zero is not zero";
+    case errc::gpio_irq_not_negotiated: return "gpio interrupt use without VIRTIO_GPIO_F_IRQ";
+    case errc::gpio_names_unsupported: return "gpio line names are not supported";
+    case errc::gpio_response_too_short: return "buffer too short for the gpio response";
+    case errc::gpio_response_size: return "gpio response has the wrong length";
+    case errc::gpio_status_err: return "gpio device answered with an error status";
+    case errc::gpio_bad_status: return "gpio status byte has an undefined value";
+    case errc::gpio_bad_response_value: return "gpio response value out of range";
+    case errc::gpio_no_lines: return "gpio device has no lines";
+    case errc::gpio_names_truncated: return "gpio names blob ends before the last name";
+    case errc::gpio_names_trailing: return "gpio names blob has bytes after the last name";
+    case errc::gpio_name_invalid: return "gpio line name is not 7-bit ASCII text";
+    case errc::gpio_name_duplicate: return "two gpio lines share a name";
+    case errc::gpio_names_too_large: return "gpio names exceed the protocol's limits";
     // i2c (5xx)
+    case errc::i2c_header_too_short: return "i2c request has no 8-byte out header";
+    case errc::i2c_no_status: return "i2c request has no writable status byte";
+    case errc::i2c_reserved_flags: return "i2c request sets reserved flag bits";
+    case errc::i2c_read_buffer_readable: return "i2c read request has a device-readable buffer";
+    case errc::i2c_write_buffer_writable: return "i2c write request has a device-writable buffer";
+    case errc::i2c_zero_length_not_negotiated: return "zero-length i2c request not negotiated";
+    case errc::i2c_buffer_too_long: return "i2c request buffer exceeds the device's limit";
+    case errc::i2c_address_invalid: return "i2c address field encodes no 7-bit or 10-bit address";
+    case errc::i2c_address_reserved: return "i2c address is reserved";
+    case errc::i2c_address_out_of_range: return "i2c address out of range";
+    case errc::i2c_feature_required: return "VIRTIO_I2C_F_ZERO_LENGTH_REQUEST is required";
+    case errc::i2c_bad_status: return "i2c status byte has an undefined value";
+    case errc::i2c_status_not_written: return "i2c used length does not cover the status byte";
+    case errc::i2c_read_incomplete: return "i2c read completed before its buffer was filled";
   }
   return "unknown error";
 }
