@@ -33,11 +33,11 @@ fail=0
 banned='iostream|string|vector|memory|functional|map|unordered_map|stdexcept|thread|mutex|unistd\.h|sys/[^>]*'
 if [ "${#LAYERS[@]}" -gt 0 ] &&
    grep -rnE --include='*.hpp' "^[[:space:]]*#[[:space:]]*include[[:space:]]*<($banned)>" "${LAYERS[@]}"; then
-  echo "freestanding: the includes above are not allowed in core/ring/chain" >&2
+  echo "freestanding: the includes above are not allowed in core/ring/chain/gpio/i2c" >&2
   fail=1
 fi
 
-# Fails if a Vireo core/ring/chain header is the direct includer of an OS header in a -H tree.
+# Fails if a Vireo core/ring/chain/gpio/i2c header is the direct includer of an OS header in a -H tree.
 check_include_tree() {
   awk -v tu="$1" '
     /^\.+ / {
@@ -54,7 +54,7 @@ check_include_tree() {
     END { exit bad }' "$2"
 }
 
-# 2a. Every core/ring/chain header, in one TU, compiled for the target.
+# 2a. Every core/ring/chain/gpio/i2c header, in one TU, compiled for the target.
 headers=()
 if [ "${#LAYERS[@]}" -gt 0 ]; then
   mapfile -t headers < <(find "${LAYERS[@]}" -name '*.hpp' | sort)
@@ -63,7 +63,7 @@ fi
 for h in "${headers[@]}"; do echo "#include <${h#include/}>" >> "$work/all_headers.cpp"; done
 if ! "$CXX" "${FLAGS[@]}" -fsyntax-only -H "$work/all_headers.cpp" 2> "$work/all_headers.H"; then
   grep -v '^\.\|^Multiple include guards\|^include/\|^/' "$work/all_headers.H" >&2 || true
-  echo "freestanding: core/ring/chain headers do not compile for cortex-m4" >&2
+  echo "freestanding: core/ring/chain/gpio/i2c headers do not compile for cortex-m4" >&2
   fail=1
 fi
 check_include_tree "$work/all_headers.cpp" "$work/all_headers.H" || fail=1
@@ -94,6 +94,6 @@ if [ "$fail" -ne 0 ]; then
   echo "freestanding: FAILED" >&2
   exit 1
 fi
-echo "freestanding: ${#headers[@]} core/ring/chain headers and $src compile for cortex-m4"
+echo "freestanding: ${#headers[@]} core/ring/chain/gpio/i2c headers and $src compile for cortex-m4"
 echo "freestanding: no OS header included by Vireo, no malloc/new/delete/throw referenced"
 echo "freestanding: undefined symbols of the check object: ${undefined//$'\n'/ }"
