@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "vireo/core/memory/flat_memory.hpp"
+#include "vireo/testing/detail/guest_arena.hpp"
 #include "vireo/ring/packed_driver.hpp"
 
 VIREO_NAMESPACE_BEGIN
@@ -20,7 +21,7 @@ namespace testing {
 /// Guest memory for one packed queue: [descriptor ring][driver event][device event][indirect
 /// pool][data arena], starting at guest address `base` (non-zero by default so no code may
 /// assume address 0).
-class mock_packed_driver {
+class mock_packed_driver : public detail::guest_arena {
  public:
   struct options {
     std::uint16_t size = 256;  ///< 1..32768, any value (packed sizes need not be powers of two)
@@ -56,16 +57,13 @@ class mock_packed_driver {
     pool_off_ = at;
     at += std::size_t{n} * o.indirect_entries * sizeof(ring::packed_desc);
     data_off_ = align_up(at, 64);
-    storage_.reset(new (std::align_val_t{64}) std::byte[data_off_ + o.data_bytes]());
-    mem_ = flat_memory{bytes{storage_.get(), data_off_ + o.data_bytes}, o.base};
-    driver_ = std::make_unique<driver_type>(mem_);
-    cursor_ = data_off_;
+    allocate(data_off_, o.data_bytes, o.base);
+    driver_ = std::make_unique<driver_type>(memory());
     auto r = driver_->configure(config(), pool());
     VIREO_ASSERT(r.has_value());
   }
   mock_packed_driver() : mock_packed_driver(options{}) {}
 
-  [[nodiscard]] flat_memory& memory() noexcept { return mem_; }
   [[nodiscard]] driver_type& driver() noexcept { return *driver_; }
   [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
@@ -77,30 +75,6 @@ class mock_packed_driver {
   }
   [[nodiscard]] ring::indirect_pool pool() const noexcept {
     return {addr(pool_off_), opt_.indirect_entries};
-  }
-
-  // ---- data arena -------------------------------------------------------------------------
-
-  /// Reserve `len` bytes of guest memory for buffers (bump allocator; reset_arena() frees all).
-  [[nodiscard]] gpa alloc(std::size_t len, std::size_t align = 8) {
-    cursor_ = align_up(cursor_, align);
-    VIREO_ASSERT(cursor_ + len <= data_off_ + opt_.data_bytes);
-    const gpa g = addr(cursor_);
-    cursor_ += len;
-    return g;
-  }
-  /// Copy `data` into fresh guest memory.
-  [[nodiscard]] gpa put(const_bytes data) {
-    const gpa g = alloc(data.size());
-    if (!data.empty()) std::memcpy(host(g, data.size()).data(), data.data(), data.size());
-    return g;
-  }
-  void reset_arena() noexcept { cursor_ = data_off_; }
-  /// Host view of guest range (asserts it is inside the mock's memory).
-  [[nodiscard]] bytes host(gpa g, std::size_t len) {
-    auto v = mem_.map(g, len, access::read_write);
-    VIREO_ASSERT(v.has_value());
-    return *v;
   }
 
   /// Add a list through the real driver: readable buffers holding `readable` bytes, writable
@@ -215,38 +189,28 @@ class mock_packed_driver {
   }
 
  private:
-  struct aligned_delete {
-    void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{64}); }
-  };
-  static constexpr std::size_t align_up(std::size_t v, std::size_t a) noexcept {
-    return (v + a - 1) & ~(a - 1);
-  }
-  [[nodiscard]] gpa addr(std::size_t off) const noexcept { return opt_.base.offset(off); }
   [[nodiscard]] gpa slot_addr(std::uint16_t slot) const noexcept {
     VIREO_ASSERT(slot < opt_.size);
     return addr(desc_off_ + ring::packed_layout::desc_offset(slot));
   }
   /// off_wrap first, then flags (release): the order §2.8.10 asks of the writer.
   void store_event(std::size_t off, std::uint16_t off_wrap, std::uint16_t flags) {
-    vireo::detail::atomic_store_le16(storage_.get() + off + ring::packed_layout::event_off_wrap,
+    vireo::detail::atomic_store_le16(raw(off + ring::packed_layout::event_off_wrap),
                                      off_wrap, std::memory_order_relaxed);
-    vireo::detail::atomic_store_le16(storage_.get() + off + ring::packed_layout::event_flags, flags,
+    vireo::detail::atomic_store_le16(raw(off + ring::packed_layout::event_flags), flags,
                                      std::memory_order_release);
   }
   event_fields load_event(std::size_t off) {
     const std::uint16_t flags = vireo::detail::atomic_load_le16(
-        storage_.get() + off + ring::packed_layout::event_flags, std::memory_order_acquire);
+        raw(off + ring::packed_layout::event_flags), std::memory_order_acquire);
     const std::uint16_t off_wrap = vireo::detail::atomic_load_le16(
-        storage_.get() + off + ring::packed_layout::event_off_wrap, std::memory_order_relaxed);
+        raw(off + ring::packed_layout::event_off_wrap), std::memory_order_relaxed);
     return {off_wrap, flags};
   }
 
   options opt_;
   std::size_t desc_off_ = 0, driver_event_off_ = 0, device_event_off_ = 0, pool_off_ = 0,
               data_off_ = 0;
-  std::size_t cursor_ = 0;
-  std::unique_ptr<std::byte[], aligned_delete> storage_;
-  flat_memory mem_{};
   std::unique_ptr<driver_type> driver_;
 };
 

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "vireo/core/memory/flat_memory.hpp"
+#include "vireo/testing/detail/guest_arena.hpp"
 #include "vireo/ring/split_driver.hpp"
 
 VIREO_NAMESPACE_BEGIN
@@ -17,7 +18,7 @@ namespace testing {
 
 /// Guest memory for one split queue: [desc table][avail][used][indirect pool][data arena],
 /// starting at guest address `base` (non-zero by default so no code may assume address 0).
-class mock_split_driver {
+class mock_split_driver : public detail::guest_arena {
  public:
   struct options {
     std::uint16_t size = 256;
@@ -40,16 +41,13 @@ class mock_split_driver {
     pool_off_ = at;
     at += std::size_t{n} * o.indirect_entries * sizeof(ring::split_desc);
     data_off_ = align_up(at, 64);
-    storage_.reset(new (std::align_val_t{64}) std::byte[data_off_ + o.data_bytes]());
-    mem_ = flat_memory{bytes{storage_.get(), data_off_ + o.data_bytes}, o.base};
-    driver_ = std::make_unique<driver_type>(mem_);
-    cursor_ = data_off_;
+    allocate(data_off_, o.data_bytes, o.base);
+    driver_ = std::make_unique<driver_type>(memory());
     auto r = driver_->configure(config(), pool());
     VIREO_ASSERT(r.has_value());
   }
   mock_split_driver() : mock_split_driver(options{}) {}
 
-  [[nodiscard]] flat_memory& memory() noexcept { return mem_; }
   [[nodiscard]] driver_type& driver() noexcept { return *driver_; }
   [[nodiscard]] const options& opts() const noexcept { return opt_; }
 
@@ -59,30 +57,6 @@ class mock_split_driver {
   }
   [[nodiscard]] ring::indirect_pool pool() const noexcept {
     return {addr(pool_off_), opt_.indirect_entries};
-  }
-
-  // ---- data arena -------------------------------------------------------------------------
-
-  /// Reserve `len` bytes of guest memory for buffers (bump allocator; reset_arena() frees all).
-  [[nodiscard]] gpa alloc(std::size_t len, std::size_t align = 8) {
-    cursor_ = align_up(cursor_, align);
-    VIREO_ASSERT(cursor_ + len <= data_off_ + opt_.data_bytes);
-    const gpa g = addr(cursor_);
-    cursor_ += len;
-    return g;
-  }
-  /// Copy `data` into fresh guest memory.
-  [[nodiscard]] gpa put(const_bytes data) {
-    const gpa g = alloc(data.size());
-    if (!data.empty()) std::memcpy(host(g, data.size()).data(), data.data(), data.size());
-    return g;
-  }
-  void reset_arena() noexcept { cursor_ = data_off_; }
-  /// Host view of guest range (asserts it is inside the mock's memory).
-  [[nodiscard]] bytes host(gpa g, std::size_t len) {
-    auto v = mem_.map(g, len, access::read_write);
-    VIREO_ASSERT(v.has_value());
-    return *v;
   }
 
   /// Add a chain through the real driver: readable buffers holding `readable` bytes, writable
@@ -137,7 +111,7 @@ class mock_split_driver {
   /// The used element at ring position `pos` (mod size): {id, len}.
   [[nodiscard]] std::pair<std::uint32_t, std::uint32_t> used_elem(std::uint16_t pos) {
     ring::split_used_elem e;
-    std::memcpy(&e, storage_.get() + used_off_ + ring::split_layout::used_ring(pos % opt_.size), sizeof e);
+    std::memcpy(&e, raw(used_off_ + ring::split_layout::used_ring(pos % opt_.size)), sizeof e);
     return {e.id.get(), e.len.get()};
   }
   /// Device-side tampering with the used ring (hostile-device scenarios for the driver).
@@ -145,7 +119,7 @@ class mock_split_driver {
     ring::split_used_elem e;
     e.id.set(id);
     e.len.set(len);
-    std::memcpy(storage_.get() + used_off_ + ring::split_layout::used_ring(pos % opt_.size), &e, sizeof e);
+    std::memcpy(raw(used_off_ + ring::split_layout::used_ring(pos % opt_.size)), &e, sizeof e);
   }
   void set_used_idx(std::uint16_t v) { store(used_off_ + ring::split_layout::used_idx, v); }
   void set_used_flags(std::uint16_t v) { store(used_off_ + ring::split_layout::used_flags, v); }
@@ -154,25 +128,15 @@ class mock_split_driver {
   }
 
  private:
-  struct aligned_delete {
-    void operator()(std::byte* p) const noexcept { ::operator delete[](p, std::align_val_t{64}); }
-  };
-  static constexpr std::size_t align_up(std::size_t v, std::size_t a) noexcept {
-    return (v + a - 1) & ~(a - 1);
-  }
-  [[nodiscard]] gpa addr(std::size_t off) const noexcept { return opt_.base.offset(off); }
   void store(std::size_t off, std::uint16_t v) {
-    vireo::detail::atomic_store_le16(storage_.get() + off, v, std::memory_order_release);
+    vireo::detail::atomic_store_le16(raw(off), v, std::memory_order_release);
   }
   std::uint16_t load(std::size_t off) {
-    return vireo::detail::atomic_load_le16(storage_.get() + off, std::memory_order_acquire);
+    return vireo::detail::atomic_load_le16(raw(off), std::memory_order_acquire);
   }
 
   options opt_;
   std::size_t desc_off_ = 0, avail_off_ = 0, used_off_ = 0, pool_off_ = 0, data_off_ = 0;
-  std::size_t cursor_ = 0;
-  std::unique_ptr<std::byte[], aligned_delete> storage_;
-  flat_memory mem_{};
   std::unique_ptr<driver_type> driver_;
 };
 
