@@ -22,6 +22,7 @@
 #include <sched.h>
 #endif
 
+#include "bench_report.hpp"
 #include "vireo/core/bytes.hpp"
 #include "vireo/core/config.hpp"
 #include "vireo/ring/driver_types.hpp"
@@ -43,11 +44,7 @@ constexpr std::size_t kTwoThreadChains = std::size_t{1} << 14;  ///< per two-thr
 /// Report chains: items/s in the table, and ns_per_chain as an inverted rate (seconds per chain,
 /// printed with an SI suffix: "5.1n" is 5.1 ns).
 inline void report_chains(benchmark::State& state, std::size_t chains_per_iteration) {
-  const double chains = static_cast<double>(state.iterations()) *
-                        static_cast<double>(chains_per_iteration);
-  state.SetItemsProcessed(static_cast<std::int64_t>(chains));
-  state.counters["ns_per_chain"] =
-      benchmark::Counter(chains, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  bench::report_per_item(state, chains_per_iteration, "ns_per_chain");
 }
 
 /// `count` events over the chains of the run, as a plain per-chain ratio.

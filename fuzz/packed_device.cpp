@@ -875,7 +875,8 @@ class harness {
       if (expect) break;
       advance(p, batch[i].token.slots, m_.size);
       total += batch[i].token.slots;
-      if (i + 1 < n && batch[i].len != batch[i].token.writable_len) collapsible = false;
+      if (i + 1 < n && (batch[i].len != batch[i].token.writable_len || batch[i].token.rejected))
+        collapsible = false;  // a rejected chain is never folded into a batch
     }
     if (n == 0 && !m_.ready) expect = not_ready_error();
     const auto r = dev_.push_used(std::span<const ring::used_entry>{batch.data(), n});

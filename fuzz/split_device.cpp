@@ -675,7 +675,8 @@ class harness {
     for (std::size_t i = 0; i < n && !expect; ++i) {
       expect = expect_push(batch[i].token, batch[i].len,
                            static_cast<std::uint16_t>(m_.next_push_seq + i));
-      if (i + 1 < n && batch[i].len != batch[i].token.writable_len) collapsible = false;
+      if (i + 1 < n && (batch[i].len != batch[i].token.writable_len || batch[i].token.rejected))
+        collapsible = false;  // a rejected chain is never folded into a batch
     }
     if (n == 0 && !m_.ready) expect = not_ready_error();
     const auto r = dev_.push_used(std::span<const ring::used_entry>{batch.data(), n});

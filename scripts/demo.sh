@@ -2,10 +2,13 @@
 # SPDX-License-Identifier: Apache-2.0
 # The demo: installs what it needs (Debian 12, as root), builds the examples with the gcc preset
 # into build/demo (tests and benches off) and runs each entry of VIREO_DEMOS: an example's name
-# and its arguments, entries separated by ';' or newlines. By default the echo example runs
-# twice, on a split ring and then on a packed ring. Any failing run fails the script.
+# and its arguments, entries separated by ';' or newlines. By default the echo, i2c_session and
+# gpio_session examples each run twice, on split rings and then on packed rings. Any failing run
+# fails the script.
 set -euo pipefail
-VIREO_DEMOS=${VIREO_DEMOS:-"echo; echo --packed"}
+VIREO_DEMOS=${VIREO_DEMOS:-"echo; echo --packed
+i2c_session; i2c_session --packed
+gpio_session; gpio_session --packed"}
 
 cd "$(dirname "$0")/.."
 bash scripts/ensure-packages.sh cmake ninja-build g++ libfmt-dev

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Umbrella header: the freestanding core (no OS headers, no heap, no exceptions).
-// testing/ (mock drivers, which allocate) and OS-facing headers are included separately.
+// testing/ (mock drivers, which allocate) and OS-facing headers (linux/: the Linux host
+// back-ends) are included separately.
 #pragma once
 
 #include "vireo/version.hpp"
@@ -18,6 +19,8 @@
 
 #include "vireo/ring/any_device_queue.hpp"
 #include "vireo/ring/any_driver_queue.hpp"
+#include "vireo/ring/driver_env.hpp"
+#include "vireo/ring/driver_region.hpp"
 #include "vireo/ring/driver_types.hpp"
 #include "vireo/ring/event_idx.hpp"
 #include "vireo/ring/layout.hpp"
@@ -28,6 +31,7 @@
 #include "vireo/ring/queue_api.hpp"
 #include "vireo/ring/queue_config.hpp"
 #include "vireo/ring/queue_layout.hpp"
+#include "vireo/ring/reclaim_rearmed.hpp"
 #include "vireo/ring/split_device.hpp"
 #include "vireo/ring/split_driver.hpp"
 #include "vireo/ring/split_wire.hpp"
@@ -40,9 +44,22 @@
 #include "vireo/chain/split_walker.hpp"
 
 #include "vireo/gpio/codec.hpp"
+#include "vireo/gpio/device.hpp"
+#include "vireo/gpio/driver.hpp"
+#include "vireo/gpio/host_chip.hpp"
+#include "vireo/gpio/irq_state.hpp"
 #include "vireo/gpio/names.hpp"
+#include "vireo/gpio/sim/chip.hpp"
 #include "vireo/gpio/wire.hpp"
 
 #include "vireo/i2c/address.hpp"
+#include "vireo/i2c/bounce.hpp"
 #include "vireo/i2c/codec.hpp"
+#include "vireo/i2c/device.hpp"
+#include "vireo/i2c/driver.hpp"
+#include "vireo/i2c/host_bus.hpp"
+#include "vireo/i2c/sim/bus.hpp"
+#include "vireo/i2c/sim/eeprom_24c02.hpp"
+#include "vireo/i2c/sim/register_map.hpp"
+#include "vireo/i2c/sim/target.hpp"
 #include "vireo/i2c/wire.hpp"

@@ -27,6 +27,10 @@ struct used_token {
   std::uint16_t slots = 0;         ///< ring slots the chain occupied (packed used-cursor advance)
   std::uint16_t seq = 0;           ///< position in pop order (IN_ORDER check)
   std::uint32_t writable_len = 0;  ///< bytes the driver offered for writing
+  /// Made by the queue's rejected(): the chain's length is unknown, so it is completed with
+  /// length 0 and never hidden inside an IN_ORDER batch (which would tell the driver that the
+  /// device wrote all of its writable bytes).
+  bool rejected = false;
 };
 
 }  // namespace chain

@@ -13,7 +13,8 @@
 VIREO_NAMESPACE_BEGIN
 
 /// Every failure Vireo reports. Bands: 1xx core/memory, 2xx ring, 3xx chain and cursors;
-/// later layers (gpio 4xx, i2c 5xx, vhost-user 6xx, greybus 7xx) add their own bands.
+/// later layers (gpio 4xx, i2c 5xx, vhost-user 6xx, greybus 7xx, host back-ends 8xx) add their
+/// own bands.
 enum class errc : std::uint16_t {
   // core / guest memory
   out_of_bounds = 100,       ///< range not inside guest memory
@@ -84,6 +85,16 @@ enum class errc : std::uint16_t {
   gpio_name_invalid = 417,   ///< line name is not 7-bit ASCII or holds a NUL
   gpio_name_duplicate = 418, ///< two lines share a non-empty name
   gpio_names_too_large = 419, ///< more than 65535 names, or a blob of 2^32 bytes or more
+  gpio_too_many_lines = 420, ///< the host chip has more lines than the device model holds
+  gpio_irq_on_output = 421,  ///< interrupt message for a line configured as output (§5.18.6.8)
+  gpio_line_irq_enabled = 422, ///< a line whose interrupt is enabled cannot change direction
+  gpio_names_changed = 423,  ///< the chip's line names no longer match gpio_names_size
+  gpio_line_fault = 424,     ///< the host GPIO chip failed an operation on the line
+  gpio_line_busy = 425, ///< a request for this gpio line is still in flight
+  gpio_timeout = 426, ///< a synchronous gpio call gave up waiting for the device
+  gpio_irq_not_enabled = 427, ///< unmask of a line whose interrupt is not enabled (§5.18.7.2)
+  gpio_irq_unmasked = 428, ///< the line's eventq pair is already queued (§5.18.7.2: one per line)
+  gpio_lines_exceed_driver = 429, ///< the device has more lines than the front-end holds
 
   // i2c (5xx)
   i2c_header_too_short = 500, ///< fewer than 8 device-readable bytes: no virtio_i2c_out_hdr
@@ -100,6 +111,36 @@ enum class errc : std::uint16_t {
   i2c_bad_status = 511,      ///< status byte is neither VIRTIO_I2C_MSG_OK nor VIRTIO_I2C_MSG_ERR
   i2c_status_not_written = 512, ///< used length does not cover the status byte
   i2c_read_incomplete = 513, ///< OK for a read request before its whole buf was written
+  i2c_message_failed = 514, ///< the device answered VIRTIO_I2C_MSG_ERR (a NACK or a bus error)
+  i2c_transfer_too_large = 515, ///< more messages or bytes than a front-end transfer slot holds
+  i2c_no_free_slot = 516, ///< every transfer slot of the front-end is in flight
+  i2c_timeout = 517, ///< a synchronous i2c call gave up waiting for the device
+  i2c_bounce_exhausted = 518, ///< a group's split or unmapped bufs overflow the bounce area
+  i2c_group_too_long = 519, ///< a FAIL_NEXT group has more requests than one host transfer carries
+  i2c_transfer_incomplete = 520, ///< the host bus completed fewer messages than asked (NACK)
+  i2c_address_in_use = 521, ///< a simulated target is already attached at this address
+  i2c_bus_full = 522, ///< the simulated bus has no room for another target
+
+  // host back-ends (8xx)
+  host_no_device = 800,      ///< host device node or adapter does not exist (ENOENT, ENODEV, ENXIO)
+  host_permission_denied = 801, ///< the host refused access (EACCES, EPERM)
+  host_busy = 802,           ///< a host driver or another consumer holds the resource (EBUSY)
+  host_not_supported = 803,  ///< the host cannot do this (ENOTTY, EOPNOTSUPP, missing capability)
+  host_rejected = 804,       ///< the host kernel rejected the request as invalid (EINVAL)
+  host_io_error = 805,       ///< a host system call failed (EIO, ETIMEDOUT and other errnos)
+  host_closed = 806,         ///< the back-end was moved from: it owns no descriptor
+  host_name_too_long = 807,  ///< a path or line name longer than the back-end can hold
+  host_i2c_target_not_allowed = 808, ///< an i2c target outside the back-end's address allow-list
+  host_i2c_too_many_messages = 809, ///< more messages than one I2C_RDWR carries (42)
+  host_i2c_no_ack = 810,     ///< the i2c target did not acknowledge (ENXIO, EREMOTEIO)
+  host_gpio_line_not_found = 811, ///< no line of the host chip has the exported name
+  host_gpio_line_name_ambiguous = 812, ///< several lines of the host chip have the exported name
+  host_gpio_line_out_of_range = 813, ///< an exported offset is not below the chip's line count
+  host_gpio_line_duplicate = 814, ///< two exported lines are the same host line
+  host_gpio_too_many_lines = 815, ///< more exported lines than the back-end holds
+  host_gpio_line_released = 816, ///< the host line is not requested (direction none)
+  host_gpio_line_not_output = 817, ///< a value set on a host line that is not an output
+  host_gpio_edge_on_output = 818, ///< edge detection on an output line (kernel: inputs only)
 };
 
 /// A short, stable, human-readable description of `e` (never empty).
@@ -168,6 +209,16 @@ enum class errc : std::uint16_t {
     case errc::gpio_name_invalid: return "gpio line name is not 7-bit ASCII text";
     case errc::gpio_name_duplicate: return "two gpio lines share a name";
     case errc::gpio_names_too_large: return "gpio names exceed the protocol's limits";
+    case errc::gpio_too_many_lines: return "gpio chip has more lines than the device model holds";
+    case errc::gpio_irq_on_output: return "gpio interrupt message for an output line";
+    case errc::gpio_line_irq_enabled: return "gpio line with an interrupt keeps its direction";
+    case errc::gpio_names_changed: return "gpio chip line names no longer match the names blob";
+    case errc::gpio_line_fault: return "gpio chip failed an operation on the line";
+    case errc::gpio_line_busy: return "gpio line has a request in flight";
+    case errc::gpio_timeout: return "gave up waiting for the gpio device";
+    case errc::gpio_irq_not_enabled: return "gpio line interrupt is not enabled";
+    case errc::gpio_irq_unmasked: return "gpio line interrupt is already unmasked";
+    case errc::gpio_lines_exceed_driver: return "gpio device has more lines than the front-end holds";
     // i2c (5xx)
     case errc::i2c_header_too_short: return "i2c request has no 8-byte out header";
     case errc::i2c_no_status: return "i2c request has no writable status byte";
@@ -183,6 +234,35 @@ enum class errc : std::uint16_t {
     case errc::i2c_bad_status: return "i2c status byte has an undefined value";
     case errc::i2c_status_not_written: return "i2c used length does not cover the status byte";
     case errc::i2c_read_incomplete: return "i2c read completed before its buffer was filled";
+    case errc::i2c_message_failed: return "i2c device answered with an error status";
+    case errc::i2c_transfer_too_large: return "i2c transfer exceeds the front-end slot size";
+    case errc::i2c_no_free_slot: return "no free i2c transfer slot";
+    case errc::i2c_timeout: return "gave up waiting for the i2c device";
+    case errc::i2c_bounce_exhausted: return "i2c group does not fit the device's bounce area";
+    case errc::i2c_group_too_long: return "i2c group has more requests than one transfer carries";
+    case errc::i2c_transfer_incomplete: return "i2c bus did not complete every message";
+    case errc::i2c_address_in_use: return "an i2c target is already attached at this address";
+    case errc::i2c_bus_full: return "the simulated i2c bus has no room for another target";
+    // host back-ends (8xx)
+    case errc::host_no_device: return "host device or adapter does not exist";
+    case errc::host_permission_denied: return "host refused access to the device";
+    case errc::host_busy: return "host resource is in use by a driver or another consumer";
+    case errc::host_not_supported: return "host device does not support this operation";
+    case errc::host_rejected: return "host kernel rejected the request as invalid";
+    case errc::host_io_error: return "host system call failed";
+    case errc::host_closed: return "host back-end owns no descriptor (moved from)";
+    case errc::host_name_too_long: return "host path or line name is too long";
+    case errc::host_i2c_target_not_allowed: return "i2c target is not in the allow-list";
+    case errc::host_i2c_too_many_messages: return "more i2c messages than one I2C_RDWR carries";
+    case errc::host_i2c_no_ack: return "i2c target did not acknowledge";
+    case errc::host_gpio_line_not_found: return "no host gpio line has the exported name";
+    case errc::host_gpio_line_name_ambiguous: return "several host gpio lines have the exported name";
+    case errc::host_gpio_line_out_of_range: return "exported gpio offset is beyond the host chip";
+    case errc::host_gpio_line_duplicate: return "a host gpio line is exported twice";
+    case errc::host_gpio_too_many_lines: return "more exported gpio lines than the back-end holds";
+    case errc::host_gpio_line_released: return "host gpio line is not requested";
+    case errc::host_gpio_line_not_output: return "host gpio line is not an output";
+    case errc::host_gpio_edge_on_output: return "edge detection requested on an output gpio line";
   }
   return "unknown error";
 }

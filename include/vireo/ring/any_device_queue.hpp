@@ -47,6 +47,8 @@ class any_device_queue {
   [[nodiscard]] const queue_config& config() const noexcept {
     return q_.visit([](auto& q) -> const queue_config& { return q.config(); });
   }
+  /// The guest memory this queue reads and writes (a device model writes held buffers through it).
+  [[nodiscard]] Memory& memory() const noexcept { return *mem_; }
   [[nodiscard]] saved_state state() const noexcept { return q_.visit([](auto& q) { return q.state(); }); }
   void restore(std::uint16_t next_avail, std::uint16_t used_idx) noexcept {
     q_.visit([&](auto& q) { q.restore(next_avail, used_idx); });

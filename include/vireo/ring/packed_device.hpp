@@ -118,6 +118,8 @@ class packed_device {
   [[nodiscard]] errc broken_reason() const noexcept { return broken_reason_; }
   [[nodiscard]] std::uint16_t size() const noexcept { return size_; }
   [[nodiscard]] const queue_config& config() const noexcept { return cfg_; }
+  /// The guest memory this queue reads and writes (a device model writes held buffers through it).
+  [[nodiscard]] Memory& memory() const noexcept { return *mem_; }
 
   /// Positions to save and restore (vhost-user GET/SET_VRING_BASE, live migration). Each is
   /// `slot | wrap_counter << 15`, the encoding QEMU uses for packed rings in those messages.
@@ -195,7 +197,8 @@ class packed_device {
 
   /// Complete several chains and publish them at once: every used descriptor is written, and
   /// the first one's flags last (§2.8.9), so the driver sees the whole batch together. Under
-  /// IN_ORDER, a batch whose entries all but the last report their whole writable length is
+  /// IN_ORDER, a batch whose entries all but the last report their whole writable length (and
+  /// are not rejected() chains) is
   /// written as a single used descriptor at the first slot naming the last buffer, and the
   /// cursor skips the slots of all of them (§2.8.8). Nothing is written if any entry is invalid
   /// (errors as for push_used).
@@ -212,7 +215,7 @@ class packed_device {
       VIREO_TRY(check_push(t, batch[i].len, make_off_wrap(slot, wrap), in_flight - total));
       advance(slot, wrap, t.slots);
       total += t.slots;
-      if (i + 1 < batch.size() && batch[i].len != t.writable_len) collapsible = false;
+      if (i + 1 < batch.size() && (batch[i].len != t.writable_len || t.rejected)) collapsible = false;
     }
     if (collapsible) {
       write_used(used_slot_, used_wrap_, batch.back().token.id, batch.back().len,
@@ -336,7 +339,7 @@ class packed_device {
   }
   VIREO_NOINLINE errc reject(chain::packed_list list, std::uint16_t seq, errc e) noexcept {
     has_rejected_ = true;
-    rejected_ = chain::used_token{list.id, list.slots, seq, 0};
+    rejected_ = chain::used_token{list.id, list.slots, seq, 0, true};
     return e;
   }
   VIREO_NOINLINE errc fail(errc e) noexcept {

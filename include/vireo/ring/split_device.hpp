@@ -106,6 +106,8 @@ class split_device {
   [[nodiscard]] errc broken_reason() const noexcept { return broken_reason_; }
   [[nodiscard]] std::uint16_t size() const noexcept { return size_; }
   [[nodiscard]] const queue_config& config() const noexcept { return cfg_; }
+  /// The guest memory this queue reads and writes (a device model writes held buffers through it).
+  [[nodiscard]] Memory& memory() const noexcept { return *mem_; }
 
   /// Indices to save and restore (vhost-user GET/SET_VRING_BASE, live migration).
   using saved_state = queue_state;
@@ -181,7 +183,8 @@ class split_device {
   }
 
   /// Complete several chains and publish them with one index update. Under IN_ORDER, a batch
-  /// whose entries all but the last report their whole writable length is written as a single
+  /// whose entries all but the last report their whole writable length (and are not rejected()
+  /// chains) is written as a single
   /// used element naming the last buffer (§2.7.9 batching). Nothing is written if any entry is
   /// invalid (errors as for push_used).
   [[nodiscard]] result<void> push_used(std::span<const used_entry> batch) noexcept {
@@ -191,7 +194,8 @@ class split_device {
     for (std::size_t i = 0; i < batch.size(); ++i) {
       VIREO_TRY(check_push(batch[i].token, batch[i].len,
                            static_cast<std::uint16_t>(next_push_seq_ + i)));
-      if (i + 1 < batch.size() && batch[i].len != batch[i].token.writable_len) collapsible = false;
+      const chain::used_token& t = batch[i].token;
+      if (i + 1 < batch.size() && (batch[i].len != t.writable_len || t.rejected)) collapsible = false;
     }
     if (collapsible) {
       write_used_elem(used_idx_, batch.back().token.id, batch.back().len);
@@ -271,7 +275,7 @@ class split_device {
   /// A malformed chain: its head is consumed, rejected() hands its token back.
   VIREO_NOINLINE errc reject(std::uint16_t head, std::uint16_t seq, errc e) noexcept {
     has_rejected_ = true;
-    rejected_ = chain::used_token{head, 1, seq, 0};
+    rejected_ = chain::used_token{head, 1, seq, 0, true};
     return e;
   }
   VIREO_NOINLINE errc fail(errc e) noexcept {
