@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // Built for a Cortex-M4 by scripts/check-freestanding.sh (-fno-exceptions -fno-rtti, -c only):
-// instantiates the core, ring and chain layers for real, so the object's undefined symbols show
-// that a driver and a device round trip needs no malloc, no operator new and no throw.
+// instantiates the core, ring and chain layers for real, and a virtio-i2c front-end talking to the
+// i2c device model over a simulated bus, so the object's undefined symbols show that a driver and
+// a device round trip needs no malloc, no operator new and no throw.
 #include <vireo/vireo.hpp>
 
 #if defined(__cpp_exceptions) || defined(__cpp_rtti)
@@ -131,6 +132,59 @@ int faults(flat_memory& mem) noexcept {
   return faulty.faults() == 1 ? 0 : 32;
 }
 
+// ---- virtio-i2c end to end: front-end, split requestq, device model, simulated EEPROM --------
+
+namespace i2c = vireo::i2c;
+constexpr std::uint16_t i2c_queue_size = 8;
+alignas(16) std::byte i2c_ram[4096];
+
+using i2c_front_end =
+    i2c::driver<flat_memory, ring::split_driver<flat_memory, i2c_queue_size>, 1, 2>;
+using i2c_adapter = i2c::device<ring::split_device<flat_memory, 4>, i2c::sim::bus<1>, 2, 64>;
+
+int i2c_session(flat_memory& mem) noexcept {
+  const vireo::feature_set negotiated = i2c::device_features();  // ZERO_LENGTH_REQUEST
+  const std::size_t avail = layout::desc_table_bytes(i2c_queue_size);
+  const std::size_t used = (avail + layout::avail_bytes(i2c_queue_size) + 3) & ~std::size_t{3};
+  const ring::queue_config cfg{i2c_queue_size, mem.base(), mem.base().offset(avail),
+                               mem.base().offset(used), vireo::feature_set{}};
+  const std::uint64_t region_bytes = i2c_front_end::region_size(32);
+  const ring::driver_region region{mem.base().offset(1024), region_bytes};
+  if (1024 + region_bytes > sizeof i2c_ram) return 40;
+
+  ring::split_driver<flat_memory, i2c_queue_size> drvq{mem};
+  ring::split_device<flat_memory, 4> devq{mem};
+  if (!drvq.configure(cfg) || !devq.configure(cfg)) return 41;
+  i2c::sim::eeprom_24c02 eeprom;
+  i2c::sim::bus<1> bus;
+  const auto at = i2c::address::seven_bit(0x50);
+  if (!at || !bus.attach(*at, eeprom)) return 42;
+  i2c::device_options dopt;
+  dopt.features = negotiated;
+  i2c_adapter dev{devq, bus, dopt};
+  i2c::driver_options fopt;
+  fopt.transfer_bytes = 32;
+  fopt.mode = ring::add_mode::direct;
+  auto fe = i2c_front_end::create(mem, drvq, region, negotiated, fopt);
+  if (!fe) return 43;
+  ring::env_callbacks env{[&](std::uint16_t) { (void)dev.process(); },
+                          [&] { (void)dev.process(); }};
+
+  // Word address 0x10 then three bytes; then a random read of them (one FAIL_NEXT group).
+  const std::byte page[] = {std::byte{0x10}, std::byte{1}, std::byte{2}, std::byte{3}};
+  auto w = fe->transfer(i2c::transfer_msg::write(*at, page), env);
+  if (!w || !w->ok()) return 44;
+  std::byte back[3]{};
+  const i2c::transfer_msg random_read[] = {i2c::transfer_msg::write(*at, {page, 1}),
+                                           i2c::transfer_msg::read(*at, back)};
+  auto r = fe->transfer(random_read, env);
+  if (!r || !r->ok()) return 45;
+  if (back[0] != page[1] || back[1] != page[2] || back[2] != page[3]) return 46;
+  // Nobody at 0x51: the probe is answered ERR, the device keeps serving.
+  auto probe = fe->probe(*i2c::address::seven_bit(0x51), env);
+  return probe && !*probe ? 0 : 47;
+}
+
 }  // namespace
 
 extern "C" int vireo_freestanding_demo(void) {
@@ -139,5 +193,7 @@ extern "C" int vireo_freestanding_demo(void) {
   if ((rt & 0xFF) != 0) return rt;
   if (const int r = regions(); r != 0) return r;
   if (const int f = faults(mem); f != 0) return f;
+  flat_memory i2c_mem{bytes{i2c_ram}, gpa{ram_base + 0x10000}};
+  if (const int i = i2c_session(i2c_mem); i != 0) return i;
   return rt;  // 0x100 | 0x200: the driver kicked and the device notified
 }
