@@ -6,18 +6,16 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
-#include <memory>
-#include <new>
 #include <span>
 #include <utility>
 #include <vector>
 
+#include "cursor_script.hpp"
 #include "fuzz_input.hpp"
+#include "guest_memory.hpp"
 #include "vireo/chain/cursor.hpp"
 #include "vireo/core/memory/faulty_memory.hpp"
-#include "vireo/core/memory/flat_memory.hpp"
 
 namespace {
 
@@ -33,6 +31,7 @@ constexpr std::size_t kMaxSegs = 8;
 constexpr std::size_t kCursors = 4;
 constexpr int kMaxOps = 256;
 
+using guest_t = vireo_fuzz::guest_memory<kBase, kMemSize>;
 using mem_t = vireo::faulty_memory<vireo::flat_memory>;
 using reader_t = chain::reader<mem_t>;
 using writer_t = chain::writer<mem_t>;
@@ -47,28 +46,18 @@ const std::byte* pattern() {
       [](std::size_t i) { return std::byte(i * 31 + (i >> 8)); });
 }
 
-using vireo_fuzz::free_aligned;
-
 template <typename Cursor>
-struct tracked {
-  Cursor c;
-  std::size_t base = 0, pos = 0, rem = 0;  // stream offset of c's start, consumed, remaining
-};
+using tracked = vireo_fuzz::tracked_cursor<Cursor>;  // every cursor here is live
 
 class harness {
  public:
-  harness(const std::uint8_t* data, std::size_t size)
-      : in_(data, size),
-        mem_(static_cast<std::byte*>(::operator new[](kMemSize, std::align_val_t{64}))),
-        flat_(vireo::bytes{mem_.get(), kMemSize}, gpa{kBase}),
-        faulty_(flat_) {}
+  harness(const std::uint8_t* data, std::size_t size) : in_(data, size), faulty_(g_.flat()) {}
 
   void run() {
     const std::uint8_t nseg = in_.u8() % (kMaxSegs + 1);
     const std::uint8_t layout = in_.u8();
     const std::uint8_t fill = in_.u8();
-    const std::byte* initial = pattern() + fill;
-    std::memcpy(mem_.get(), initial, kMemSize);
+    g_.load(pattern() + fill);  // the shadow keeps it: nothing outside the segments may change
 
     // Segments placed front to back with gaps; listed in memory order or reversed.
     std::size_t at = 0;
@@ -77,7 +66,7 @@ class harness {
       const std::uint8_t l = in_.u8();
       const std::size_t len = (kind & 0x40u) ? 1 + ((std::size_t{l} << 1) | (kind >> 7)) : 1 + l;
       at += (kind >> 1) & 0x1fu;  // gap
-      segs_[i] = chain::segment{(kind & 1u) ? nullptr : mem_.get() + at, gpa{kBase + at},
+      segs_[i] = chain::segment{(kind & 1u) ? nullptr : g_.host() + at, gpa{kBase + at},
                                 static_cast<std::uint32_t>(len)};
       at += len;
     }
@@ -106,7 +95,7 @@ class harness {
     std::size_t from = 0;
     for (std::size_t i = 0; i <= nseg_; ++i) {
       const std::size_t to = i < nseg_ ? placed[i].addr.raw() - kBase : kMemSize;
-      FUZZ_CHECK(std::memcmp(mem_.get() + from, initial + from, to - from) == 0);
+      FUZZ_CHECK(g_.matches_shadow(from, to - from));
       if (i < nseg_) from = to + placed[i].len;
     }
   }
@@ -119,7 +108,7 @@ class harness {
   /// The reference: the segments' bytes, concatenated, read straight from the buffer.
   void load_stream(std::byte* out) const {
     for (std::size_t i = 0; i < nseg_; ++i) {
-      std::memcpy(out, mem_.get() + (segs_[i].addr.raw() - kBase), segs_[i].len);
+      std::memcpy(out, g_.host() + guest_t::offset_of(segs_[i].addr.raw()), segs_[i].len);
       out += segs_[i].len;
     }
   }
@@ -149,18 +138,8 @@ class harness {
     }
     return false;
   }
-  /// Where a view of n > 0 bytes at stream offset `at` must point, or nullptr if it cannot be one.
   std::byte* expected_view(std::size_t at, std::size_t n) const noexcept {
-    std::size_t start = 0;
-    for (std::size_t i = 0; i < nseg_; ++i) {
-      const std::size_t end = start + segs_[i].len;
-      if (at < end) {
-        if (segs_[i].host == nullptr || at + n > end) return nullptr;
-        return segs_[i].host + (at - start);
-      }
-      start = end;
-    }
-    return nullptr;
+    return vireo_fuzz::expected_view(segs(), at, n);
   }
 
   std::size_t pick_n(std::size_t rem) {
@@ -373,8 +352,7 @@ class harness {
   }
 
   byte_source in_;
-  std::unique_ptr<std::byte[], free_aligned> mem_;
-  vireo::flat_memory flat_;
+  guest_t g_;
   mem_t faulty_;
   std::array<chain::segment, kMaxSegs> segs_{};
   std::size_t nseg_ = 0;

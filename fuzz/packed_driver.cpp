@@ -9,17 +9,13 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
-#include <memory>
-#include <new>
 #include <optional>
-#include <span>
 #include <utility>
-#include <vector>
 
 #include "fuzz_input.hpp"
-#include "vireo/core/memory/flat_memory.hpp"
+#include "guest_memory.hpp"
+#include "packed_positions.hpp"
+#include "ring_fuzz_common.hpp"
 #include "vireo/ring/packed_driver.hpp"
 
 namespace {
@@ -30,6 +26,10 @@ namespace ring = vireo::ring;
 namespace desc_flag = vireo::ring::desc_flag;
 namespace packed_flag = vireo::ring::packed_flag;
 using vireo_fuzz::byte_source;
+using vireo_fuzz::fails_with;
+using vireo_fuzz::pos;
+using vireo_fuzz::advance;
+using vireo_fuzz::enc;
 
 constexpr std::uint64_t kBase = 0x10000;
 constexpr std::size_t kDrvEvOff = 0x0000;  // Driver Event Suppression (the driver writes it)
@@ -40,12 +40,11 @@ constexpr std::size_t kRingArea = 0x7000;  // descriptor rings: they end where m
 constexpr std::size_t kMemSize = 0x8000;
 constexpr std::size_t kDataSize = kRingArea - kDataOff;
 constexpr std::uint32_t kMaxQueue = 256;
-constexpr std::size_t kMaxBufs = 4;  // per direction
 constexpr int kMaxOps = 256;
 
-/// Bits 3-6 and 8-14 of a descriptor's flags: reserved.
-constexpr std::uint16_t kReservedFlags = 0x7f78;
+constexpr std::uint16_t kReservedFlags = vireo_fuzz::packed_reserved_flags;
 
+using guest_t = vireo_fuzz::guest_memory<kBase, kMemSize>;
 using driver_t = ring::packed_driver<vireo::flat_memory, kMaxQueue>;
 
 /// The ring of `size` slots ends where guest memory (and its heap block) ends, so ASan reports
@@ -54,38 +53,11 @@ constexpr std::size_t ring_off(std::uint32_t size) noexcept {
   return size <= kMaxQueue ? kMemSize - 16 * std::size_t{size} : kRingArea;
 }
 
-bool in_memory(std::uint64_t addr, std::uint64_t len) noexcept {
-  return addr >= kBase && addr - kBase <= kMemSize && len <= kMemSize - (addr - kBase);
-}
+bool in_memory(std::uint64_t addr, std::uint64_t len) noexcept { return guest_t::contains(addr, len); }
 
 const std::byte* pattern() {
   return vireo_fuzz::fixed_pattern<kMemSize>([](std::size_t i) { return std::byte(i * 11 + 5); });
 }
-
-using vireo_fuzz::free_aligned;
-
-/// A slot and its wrap phase; both counters start at 1 (§2.8.1).
-struct pos {
-  std::uint16_t slot = 0;
-  bool wrap = true;
-};
-void advance(pos& p, std::uint32_t by, std::uint32_t n) noexcept {  // by <= n
-  std::uint32_t s = p.slot + by;
-  if (s >= n) {
-    s -= n;
-    p.wrap = !p.wrap;
-  }
-  p.slot = static_cast<std::uint16_t>(s);
-}
-void retreat(pos& p, std::uint32_t by, std::uint32_t n) noexcept {  // by <= n
-  if (p.slot >= by) {
-    p.slot = static_cast<std::uint16_t>(p.slot - by);
-  } else {
-    p.slot = static_cast<std::uint16_t>(p.slot + n - by);
-    p.wrap = !p.wrap;
-  }
-}
-std::uint16_t enc(pos p) noexcept { return ring::make_off_wrap(p.slot, p.wrap); }
 
 struct buf_model {
   bool in_flight = false;
@@ -112,14 +84,8 @@ struct model {
 
 class harness {
  public:
-  harness(const std::uint8_t* data, std::size_t size)
-      : in_(data, size),
-        mem_(static_cast<std::byte*>(::operator new[](kMemSize, std::align_val_t{64}))),
-        shadow_(kMemSize),
-        flat_(vireo::bytes{mem_.get(), kMemSize}, gpa{kBase}),
-        drv_(flat_) {
-    std::memcpy(mem_.get(), pattern(), kMemSize);
-    std::memcpy(shadow_.data(), mem_.get(), kMemSize);
+  harness(const std::uint8_t* data, std::size_t size) : in_(data, size), drv_(g_.flat()) {
+    g_.load(pattern());
   }
 
   void run() {
@@ -136,30 +102,7 @@ class harness {
   }
 
  private:
-  std::uint16_t get16(std::size_t off) const noexcept {
-    return static_cast<std::uint16_t>(std::to_integer<unsigned>(mem_[off]) |
-                                      (std::to_integer<unsigned>(mem_[off + 1]) << 8));
-  }
-  std::uint32_t get32(std::size_t off) const noexcept {
-    return get16(off) | (std::uint32_t{get16(off + 2)} << 16);
-  }
-  /// A device-side write: to memory and to the shadow of what the driver may not change.
-  void device_write(std::size_t off, const void* p, std::size_t n) noexcept {
-    std::memcpy(mem_.get() + off, p, n);
-    std::memcpy(shadow_.data() + off, p, n);
-  }
-  void dev_put16(std::size_t off, std::uint16_t v) noexcept {
-    const std::uint8_t b[2] = {static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8)};
-    device_write(off, b, 2);
-  }
-  /// A write the driver is expected to make: the shadow only, memory must follow.
-  void expect_bytes(std::size_t off, const void* p, std::size_t n) noexcept {
-    std::memcpy(shadow_.data() + off, p, n);
-  }
-  void expect16(std::size_t off, std::uint16_t v) noexcept {
-    const std::uint8_t b[2] = {static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8)};
-    expect_bytes(off, b, 2);
-  }
+  /// A descriptor the driver is expected to write.
   void expect_desc(std::size_t off, std::uint64_t addr, std::uint32_t len, std::uint16_t id,
                    std::uint16_t flags) noexcept {
     ring::packed_desc d;
@@ -167,7 +110,7 @@ class harness {
     d.len.set(len);
     d.id.set(id);
     d.flags.set(flags);
-    expect_bytes(off, &d, sizeof d);
+    g_.expect(off, &d, sizeof d);
   }
   std::size_t slot_off(std::uint16_t slot) const noexcept {
     return ring_off(m_.size) + 16 * std::size_t{slot};
@@ -195,16 +138,13 @@ class harness {
       std::uint32_t held = 0;
       for (std::size_t i = 0; i < m_.count; ++i) held += m_.ids[m_.fifo[i]].ndesc;
       FUZZ_CHECK(m_.num_free + held == m_.size);
-      if (!m_.batch) {
-        const std::int32_t d = std::int32_t{m_.avail.slot} - std::int32_t{m_.used.slot} +
-                               (m_.avail.wrap != m_.used.wrap ? std::int32_t{m_.size} : 0);
-        FUZZ_CHECK(d == static_cast<std::int32_t>(held));
-      }
+      if (!m_.batch)
+        FUZZ_CHECK(vireo_fuzz::slots_ahead(m_.used, m_.avail, m_.size) == static_cast<std::int32_t>(held));
     }
     // The driver wrote exactly what the model expects (descriptors at the avail cursor, its
     // indirect tables, its event suppression area, configure's zeroing) and nothing else: not
     // the buffers, not the Device Event Suppression area, not used descriptors.
-    FUZZ_CHECK(std::memcmp(mem_.get(), shadow_.data(), kMemSize) == 0);
+    FUZZ_CHECK(g_.matches_shadow());
   }
 
   void step(std::uint8_t opcode) {
@@ -260,9 +200,7 @@ class harness {
       default: break;
     }
     const bool event_idx = features & 1u, indirect = features & 2u, in_order = features & 4u;
-    if (event_idx) c.features.set(vireo::transport_feature::event_idx);
-    if (indirect) c.features.set(vireo::transport_feature::indirect_desc);
-    if (in_order) c.features.set(vireo::transport_feature::in_order);
+    vireo_fuzz::negotiate(c, features);
     const auto r = drv_.configure(c, pool);
     m_.ready = m_.broken = false;  // even a refused configure clears the broken state
 
@@ -281,16 +219,12 @@ class harness {
     } else if (pool_entries != 0) {
       expect = area(pool.base, std::uint64_t{size} * pool_entries * 16, 16);
     }
-    if (expect) {
-      // Refused: nothing written, the old books stay (detach_unused() still sees them).
-      FUZZ_CHECK(!r && r.error() == *expect);
-      return;
-    }
-    FUZZ_CHECK(r.has_value());
+    // Refused: nothing written, the old books stay (detach_unused() still sees them).
+    if (!vireo_fuzz::succeeded_as_expected(r, expect)) return;
     // §2.8.13: the ring and both event areas start zeroed; both wrap counters at 1.
-    std::memset(shadow_.data() + ring_off(size), 0, 16 * std::size_t{size});
-    std::memset(shadow_.data() + kDrvEvOff, 0, 4);
-    std::memset(shadow_.data() + kDevEvOff, 0, 4);
+    g_.expect_fill(ring_off(size), 0, 16 * std::size_t{size});
+    g_.expect_fill(kDrvEvOff, 0, 4);
+    g_.expect_fill(kDevEvOff, 0, 4);
     m_ = model{};
     m_.ready = true;
     m_.size = static_cast<std::uint16_t>(size);
@@ -303,57 +237,16 @@ class harness {
 
   // ---- add ----------------------------------------------------------------------------------
 
-  ring::buffer decode_buffer() {
-    const std::uint8_t kind = in_.u8();
-    const std::uint16_t off = in_.u16();
-    const std::uint32_t raw = in_.u32();
-    ring::buffer b;
-    b.addr = (kind & 0x80u) ? gpa{(std::uint64_t{raw} << 32) | off}  // anywhere: not our business
-                            : gpa{kBase + kDataOff + off % kDataSize};
-    switch (kind & 3u) {
-      case 0: b.len = (kind >> 2) & 0x1fu; break;
-      case 1: b.len = raw % 4096u; break;
-      case 2: b.len = raw; break;
-      default: b.len = UINT32_MAX - ((kind >> 2) & 0x1fu); break;
-    }
-    return b;
-  }
-
   void op_add() {
-    const std::uint8_t ctl = in_.u8();
-    const std::size_t nr = ctl % (kMaxBufs + 1);
-    const std::size_t nw = (ctl / (kMaxBufs + 1)) % (kMaxBufs + 1);
-    const auto mode = static_cast<ring::add_mode>((ctl / 25u) % 3u);
-    std::array<ring::buffer, kMaxBufs> rd{}, wr{};
-    std::uint64_t total = 0, wlen = 0;
-    for (std::size_t i = 0; i < nr; ++i) {
-      rd[i] = decode_buffer();
-      total += rd[i].len;
-    }
-    for (std::size_t i = 0; i < nw; ++i) {
-      wr[i] = decode_buffer();
-      wlen += wr[i].len;
-    }
-    total += wlen;
+    const auto q = vireo_fuzz::add_request::decode(in_, kBase + kDataOff, kDataSize);
     const std::uint64_t user = next_user_++;
-    const auto r = drv_.add(std::span{rd.data(), nr}, std::span{wr.data(), nw}, user, mode);
+    const auto r = drv_.add(q.readable(), q.writable(), user, q.mode);
 
-    const std::size_t n = nr + nw;
-    std::optional<errc> expect;
-    bool indirect = mode == ring::add_mode::indirect;
-    if (mode == ring::add_mode::automatic) indirect = n > m_.num_free && m_.pool_entries != 0;
-    if (!m_.ready) expect = not_ready_error();
-    else if (n == 0) expect = errc::empty_chain;
-    else if (n > m_.size) expect = errc::invalid_argument;  // §2.8.17 / §2.8.19
-    else if (total > UINT32_MAX) expect = errc::total_len_overflow;
-    else if (indirect && (m_.pool_entries == 0 || n > m_.pool_entries))
-      expect = errc::invalid_argument;
-    else if ((indirect ? 1u : n) > m_.num_free) expect = errc::ring_full;  // §2.8.17
-    if (expect) {
-      FUZZ_CHECK(!r && r.error() == *expect);
+    const std::size_t n = q.count();
+    const bool indirect = q.goes_indirect(m_.num_free, m_.pool_entries);
+    if (!vireo_fuzz::succeeded_as_expected(
+            r, q.expected_error(m_.ready, not_ready_error(), m_.size, m_.num_free, m_.pool_entries)))
       return;
-    }
-    FUZZ_CHECK(r.has_value());
     const std::uint16_t id = *r;
     FUZZ_CHECK(id < m_.size);
     buf_model& b = m_.ids[id];
@@ -361,15 +254,12 @@ class harness {
 
     // The descriptors it must have written: the id in every one (as Linux does), AVAIL/USED of
     // each slot's own phase (flipped mid-list past the last slot), NEXT on all but the last.
-    const auto buf = [&](std::size_t i) -> const ring::buffer& {
-      return i < nr ? rd[i] : wr[i - nr];
-    };
-    const auto wflag = [&](std::size_t i) { return i < nr ? 0u : unsigned{desc_flag::write}; };
+    const auto wflag = [&](std::size_t i) { return q.is_writable(i) ? unsigned{desc_flag::write} : 0u; };
     std::uint16_t slots;
     if (indirect) {
       const std::size_t table = kPoolOff + std::size_t{id} * m_.pool_entries * 16;
       for (std::size_t i = 0; i < n; ++i)  // §2.8.19: consecutive, only WRITE in them
-        expect_desc(table + 16 * i, buf(i).addr.raw(), buf(i).len, 0,
+        expect_desc(table + 16 * i, q.at(i).addr.raw(), q.at(i).len, 0,
                     static_cast<std::uint16_t>(wflag(i)));
       expect_desc(slot_off(m_.avail.slot), kBase + table, static_cast<std::uint32_t>(16 * n), id,
                   static_cast<std::uint16_t>(desc_flag::indirect |
@@ -381,12 +271,12 @@ class harness {
         const auto flags =
             static_cast<std::uint16_t>(wflag(i) | (i + 1 < n ? desc_flag::next : 0u) |
                                        packed_flag::avail_marks(m_.avail.wrap));
-        expect_desc(slot_off(m_.avail.slot), buf(i).addr.raw(), buf(i).len, id, flags);
+        expect_desc(slot_off(m_.avail.slot), q.at(i).addr.raw(), q.at(i).len, id, flags);
         advance(m_.avail, 1, m_.size);
       }
       slots = static_cast<std::uint16_t>(n);
     }
-    b = buf_model{true, slots, static_cast<std::uint32_t>(wlen), user};
+    b = buf_model{true, slots, static_cast<std::uint32_t>(q.wlen), user};
     m_.fifo[m_.count++] = id;
     m_.num_free -= slots;
     m_.num_added = m_.num_added + slots < m_.size ? m_.num_added + slots : m_.size;
@@ -402,16 +292,11 @@ class harness {
         static_cast<std::uint8_t>(len >> 16), static_cast<std::uint8_t>(len >> 24),
         static_cast<std::uint8_t>(id),        static_cast<std::uint8_t>(id >> 8),
         static_cast<std::uint8_t>(flags),     static_cast<std::uint8_t>(flags >> 8)};
-    device_write(off + 8, b, sizeof b);
+    g_.write(off + 8, b, sizeof b);
   }
-  /// len: u8 mode, then a u32 for modes 1 and 3.
+  /// len: u8 mode, then a u32 for modes 1 and 3 (for mode 1 even when wlen is 0).
   std::uint32_t pick_len(std::uint32_t wlen) {
-    switch (in_.u8() & 3u) {
-      case 0: return wlen;
-      case 1: return static_cast<std::uint32_t>(in_.u32() % (wlen + std::uint64_t{1}));
-      case 2: return wlen + 1;  // over-reports (wraps to 0 for UINT32_MAX: then legal)
-      default: return in_.u32();
-    }
+    return vireo_fuzz::pick_used_len(in_, wlen, /*u32_even_when_empty=*/true);
   }
 
   /// A mostly well-behaved completion of the k-th oldest buffer at the device's used cursor.
@@ -479,44 +364,18 @@ class harness {
     write_used(p, id, len, flags);
   }
 
+  /// The device's cursor; home: where the driver looks next.
   void op_device_cursor() {
     const std::uint8_t mode = in_.u8();
     if (m_.size == 0) return;
-    switch (mode & 3u) {
-      case 0: dev_ = m_.used; break;  // where the driver looks next
-      case 1: advance(dev_, (mode >> 2) % (m_.size + 1u), m_.size); break;
-      case 2: dev_.wrap = !dev_.wrap; break;
-      default: retreat(dev_, (mode >> 2) % (m_.size + 1u), m_.size); break;
-    }
+    vireo_fuzz::steer(dev_, mode, m_.size, m_.used);
   }
 
-  /// Device Event Suppression: flags (0 ENABLE, 1 DISABLE, 2 DESC, 3 reserved; bits 2, 3 add
-  /// reserved high bits), off_wrap raw or a position around the driver's avail cursor.
+  /// Device Event Suppression, off_wrap around the driver's avail cursor.
   void op_device_event() {
-    const std::uint8_t fm = in_.u8();
-    const std::uint16_t v = in_.u16();
-    auto flags = static_cast<std::uint16_t>(fm & 3u);
-    if (fm & 4u) flags |= 0x8000u;
-    if (fm & 8u) flags |= 0x0010u;
-    const std::uint32_t n = m_.size ? m_.size : 1;
-    pos p = m_.avail;
-    std::uint16_t off_wrap;
-    switch ((fm >> 4) & 3u) {
-      case 0: off_wrap = v; break;
-      case 1:
-        advance(p, v % (n + 1), n);
-        off_wrap = enc(p);
-        break;
-      case 2:
-        retreat(p, v % (n + 1), n);
-        off_wrap = enc(p);
-        break;
-      default:
-        off_wrap = ring::make_off_wrap(static_cast<std::uint16_t>(v % n), v & 0x8000u);
-        break;
-    }
-    dev_put16(kDevEvOff + ring::packed_layout::event_off_wrap, off_wrap);
-    dev_put16(kDevEvOff + ring::packed_layout::event_flags, flags);
+    const auto e = vireo_fuzz::decode_event_suppression(in_, m_.avail, m_.size ? m_.size : 1);
+    g_.put16(kDevEvOff + ring::packed_layout::event_off_wrap, e.off_wrap);
+    g_.put16(kDevEvOff + ring::packed_layout::event_flags, e.flags);
   }
 
   // ---- reclaim ------------------------------------------------------------------------------
@@ -543,7 +402,7 @@ class harness {
   void op_reclaim() {
     const auto r = drv_.reclaim();
     if (!m_.ready) {
-      FUZZ_CHECK(!r && r.error() == not_ready_error());
+      FUZZ_CHECK(fails_with(r, not_ready_error()));
       return;
     }
     std::uint16_t want_id;
@@ -555,19 +414,19 @@ class harness {
       if (want_id == target) m_.batch.reset();
     } else {
       const std::size_t off = slot_off(m_.used.slot);
-      const std::uint16_t flags = get16(off + ring::packed_layout::desc_flags);
+      const std::uint16_t flags = g_.get16(off + ring::packed_layout::desc_flags);
       if (!packed_flag::is_used(flags, m_.used.wrap)) {  // §2.8.1: nothing used in this phase
         FUZZ_CHECK(r && !r->has_value());
         return;
       }
-      const std::uint16_t id = get16(off + ring::packed_layout::desc_id);
-      const std::uint32_t len = get32(off + 8);  // read whether or not WRITE is set (QEMU)
+      const std::uint16_t id = g_.get16(off + ring::packed_layout::desc_id);
+      const std::uint32_t len = g_.get32(off + 8);  // read whether or not WRITE is set (QEMU)
       std::optional<errc> bad;
       if (id >= m_.size) bad = errc::used_id_out_of_range;
       else if (!m_.ids[id].in_flight) bad = errc::used_id_not_in_flight;
       else if (len > m_.ids[id].wlen) bad = errc::used_len_too_large;
       if (bad) {  // the device lied: the queue breaks, the books stay as they were
-        FUZZ_CHECK(!r && r.error() == *bad);
+        FUZZ_CHECK(fails_with(r, *bad));
         m_.ready = false;
         m_.broken = true;
         return;
@@ -630,25 +489,10 @@ class harness {
     if (m_.ready && m_.num_added != 0) {
       const std::uint32_t added = m_.num_added;
       m_.num_added = 0;
-      // Only bits 0-1 carry the event flags (§2.8.14: bits 2-15 are reserved, ignored); the
-      // reserved value 3 kicks, since a spurious kick is harmless and a missed one stalls.
-      const std::uint16_t flags = get16(kDevEvOff + ring::packed_layout::event_flags) & 3u;
-      if (flags == ring::event_flag::disable) {
-        expect = false;
-      } else if (flags != ring::event_flag::desc || !m_.event_idx) {
-        expect = true;
-      } else if (added >= m_.size) {
-        expect = true;  // a whole lap published: the target was passed
-      } else {
-        // Brute force over the slots published since the last decision, as linear positions:
-        // this phase's slots are 0..size-1, the previous phase's -size..-1.
-        const std::uint16_t ow = get16(kDevEvOff + ring::packed_layout::event_off_wrap);
-        const std::int32_t event = std::int32_t{ring::off_of(ow)} -
-                                   (ring::wrap_of(ow) != m_.avail.wrap ? std::int32_t{m_.size} : 0);
-        const std::int32_t now = m_.avail.slot;
-        for (std::int32_t k = now - static_cast<std::int32_t>(added); k < now; ++k)
-          if (k == event) expect = true;
-      }
+      expect = vireo_fuzz::packed_notify_due(
+          g_.get16(kDevEvOff + ring::packed_layout::event_flags),
+          g_.get16(kDevEvOff + ring::packed_layout::event_off_wrap), m_.event_idx,
+          /*first=*/false, added, m_.size, m_.avail);
     }
     FUZZ_CHECK(got == expect);
   }
@@ -660,25 +504,23 @@ class harness {
       return;
     }
     if (m_.event_idx) {  // ask for the next used descriptor
-      expect16(kDrvEvOff + ring::packed_layout::event_off_wrap, enc(m_.used));
-      expect16(kDrvEvOff + ring::packed_layout::event_flags, ring::event_flag::desc);
+      g_.expect16(kDrvEvOff + ring::packed_layout::event_off_wrap, enc(m_.used));
+      g_.expect16(kDrvEvOff + ring::packed_layout::event_flags, ring::event_flag::desc);
     } else {
-      expect16(kDrvEvOff + ring::packed_layout::event_flags, ring::event_flag::enable);
+      g_.expect16(kDrvEvOff + ring::packed_layout::event_flags, ring::event_flag::enable);
     }
     const bool waiting = packed_flag::is_used(
-        get16(slot_off(m_.used.slot) + ring::packed_layout::desc_flags), m_.used.wrap);
+        g_.get16(slot_off(m_.used.slot) + ring::packed_layout::desc_flags), m_.used.wrap);
     FUZZ_CHECK(got == (m_.batch.has_value() || waiting));
   }
 
   void op_disable() {
     drv_.disable_interrupts();
-    if (m_.ready) expect16(kDrvEvOff + ring::packed_layout::event_flags, ring::event_flag::disable);
+    if (m_.ready) g_.expect16(kDrvEvOff + ring::packed_layout::event_flags, ring::event_flag::disable);
   }
 
   byte_source in_;
-  std::unique_ptr<std::byte[], free_aligned> mem_;
-  std::vector<std::byte> shadow_;
-  vireo::flat_memory flat_;
+  guest_t g_;
   driver_t drv_;
   model m_;
   pos dev_;                       // the hostile device's used cursor

@@ -6,17 +6,16 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
-#include <memory>
-#include <new>
 #include <optional>
 #include <span>
 #include <vector>
 
+#include "cursor_script.hpp"
 #include "fuzz_input.hpp"
+#include "guest_memory.hpp"
+#include "ring_fuzz_common.hpp"
 #include "vireo/core/memory/faulty_memory.hpp"
-#include "vireo/core/memory/flat_memory.hpp"
 #include "vireo/ring/split_device.hpp"
 
 namespace {
@@ -26,9 +25,8 @@ using vireo::gpa;
 namespace ring = vireo::ring;
 namespace chain = vireo::chain;
 
-// ---- input --------------------------------------------------------------------------------------
-
 using vireo_fuzz::byte_source;
+using vireo_fuzz::fails_with;
 
 // ---- guest memory layout ------------------------------------------------------------------------
 
@@ -49,11 +47,14 @@ constexpr std::size_t kTokens = 16;  // remembered used tokens
 constexpr int kMaxOps = 256;
 constexpr std::size_t kScratch = kSegs * kMemSize + 1;  // largest stream a chain can have, + 1
 
+using guest_t = vireo_fuzz::guest_memory<kBase, kMemSize>;
 using mem_t = vireo::faulty_memory<vireo::flat_memory>;
 using device_t = ring::split_device<mem_t, kSegs>;
 using chain_t = device_t::chain_type;
-using reader_t = chain::reader<mem_t>;
-using writer_t = chain::writer<mem_t>;
+using script_t = vireo_fuzz::cursor_script<chain_t, mem_t, kSlots, kCursors, kScratch>;
+using segments = script_t::segments;
+
+constexpr vireo_fuzz::hostile_areas kAreas{kBase, kMemSize, kIndOff, kIndSize, kDataOff, kDataSize};
 
 struct raw_desc {
   std::uint64_t addr = 0;
@@ -69,34 +70,8 @@ raw_desc decode_desc(byte_source& in) noexcept {
   const std::uint8_t nx = in.u8();
   const std::uint16_t a = in.u16();
   const std::uint32_t l = in.u32();
-  raw_desc d;
-  d.flags = ctl & 7u;
-  d.next = nx;
-  switch ((ctl >> 3) & 3u) {
-    case 0:
-    case 1: d.addr = kBase + kDataOff + a % kDataSize; break;
-    case 2:
-      d.addr = kBase + kIndOff + ((a & 0x8000u) ? a % kIndSize : (a % 256u) * 16u);
-      break;
-    default:
-      switch (a >> 14) {
-        case 0: d.addr = a & 0x3fffu; break;                          // below guest memory
-        case 1: d.addr = kBase + kMemSize - (a & 0xffu); break;       // straddles the end
-        case 2: d.addr = UINT64_MAX - (a & 0xfffu); break;            // addr + len wraps
-        default: d.addr = kBase + (a & 0x3fffu) % kMemSize; break;    // anywhere, rings included
-      }
-  }
-  switch (ctl >> 5) {
-    case 0:
-    case 1:
-    case 2:
-    case 3: d.len = l % 64u; break;
-    case 4: d.len = l % 4096u; break;
-    case 5: d.len = (l % 17u) * 16u; break;  // indirect table sizes
-    case 6: d.len = l; break;
-    default: d.len = UINT32_MAX - (l & 0xffu); break;
-  }
-  return d;
+  const vireo_fuzz::hostile_buffer b = vireo_fuzz::decode_hostile(kAreas, ctl, a, l);
+  return {b.addr, b.len, b.flags, nx};
 }
 
 bool is_ring_fatal(errc e) noexcept {
@@ -105,23 +80,7 @@ bool is_ring_fatal(errc e) noexcept {
 
 /// What pop may report for a malformed chain (the head is consumed, rejected() names it).
 bool is_chain_error(errc e) noexcept {
-  switch (e) {
-    case errc::desc_index_out_of_range:
-    case errc::chain_too_long:
-    case errc::indirect_in_indirect:
-    case errc::indirect_with_next:
-    case errc::indirect_not_negotiated:
-    case errc::indirect_table_size:
-    case errc::writable_before_readable:
-    case errc::total_len_overflow:
-    case errc::desc_addr_overflow:
-    case errc::segment_limit:
-    case errc::out_of_bounds:
-    case errc::address_overflow:
-    case errc::access_denied:
-    case errc::injected_fault: return true;
-    default: return false;
-  }
+  return e == errc::desc_index_out_of_range || vireo_fuzz::is_chain_error_of_both(e);
 }
 
 bool ranges_overlap(std::uint64_t a, std::uint64_t alen, std::uint64_t b, std::uint64_t blen) {
@@ -132,40 +91,25 @@ const std::byte* pattern() {
   return vireo_fuzz::fixed_pattern<kMemSize>([](std::size_t i) { return std::byte(i * 7 + 3); });
 }
 
-using vireo_fuzz::free_aligned;
-
 // ---- model --------------------------------------------------------------------------------------
 
 /// What the device should be doing, tracked independently of its internals.
-struct model {
-  bool ready = false;
-  bool broken = false;
-  std::uint16_t size = 0;
-  bool event_idx = false, indirect = false, in_order = false;
+struct model : vireo_fuzz::device_model {
   std::uint16_t next_avail = 0;     // next avail ring position to pop
   std::uint16_t shadow = 0;         // avail.idx as last read by the device
   std::uint16_t used_idx = 0;
   std::uint16_t next_push_seq = 0;  // IN_ORDER: seq of the next chain to complete
-  bool notify_enabled = true;
   bool pushed = false;              // pushed since the last notification decision
-  bool signalled_valid = false;
   std::uint16_t signalled = 0;
-  // faults currently configured on the faulty_memory
-  bool deny = false, after = false, range = false;
 
   void reset_queue() noexcept {
-    ready = broken = false;
+    unconfigure();
     next_avail = shadow = used_idx = next_push_seq = signalled = 0;
-    notify_enabled = true;
-    pushed = signalled_valid = false;
+    pushed = false;
   }
 };
 
-struct ref_seg {
-  std::uint64_t addr;
-  std::uint32_t len;
-  bool writable;
-};
+using vireo_fuzz::ref_seg;
 
 /// The reference outcome of walking a chain: accepted (with its segments) or rejected.
 struct ref_chain {
@@ -176,38 +120,12 @@ struct ref_chain {
   std::uint64_t rlen = 0, wlen = 0;
 };
 
-struct rcur {
-  reader_t c;
-  std::size_t base = 0, pos = 0, rem = 0;  // stream offset of c's start, consumed, remaining
-  bool live = false;
-};
-struct wcur {
-  writer_t c;
-  std::size_t base = 0, pos = 0, rem = 0;
-  bool live = false;
-};
-
-struct chain_slot {
-  chain_t chain;
-  bool live = false;
-  bool w_disjoint = false;         // writable segments do not overlap each other
-  bool w_touches_protected = false;// a writable segment covers the descriptor or avail area
-  std::array<rcur, kCursors> rd{};
-  std::array<wcur, kCursors> wr{};
-};
-
 class harness {
  public:
   harness(const std::uint8_t* data, std::size_t size)
-      : in_(data, size),
-        mem_(static_cast<std::byte*>(::operator new[](kMemSize, std::align_val_t{64}))),
-        shadow_(kMemSize),
-        flat_(vireo::bytes{mem_.get(), kMemSize}, gpa{kBase}),
-        faulty_(flat_),
-        dev_(faulty_) {
-    std::memcpy(mem_.get(), pattern(), kMemSize);
-    std::memset(mem_.get(), 0, kDataOff);  // rings and tables start zeroed
-    std::memcpy(shadow_.data(), mem_.get(), kMemSize);
+      : in_(data, size), faulty_(g_.flat()), dev_(faulty_), script_(in_, g_.host(), kBase) {
+    g_.load(pattern());
+    g_.write_fill(0, 0, kDataOff);  // rings and tables start zeroed
   }
 
   void run() {
@@ -223,7 +141,7 @@ class harness {
     auto r = dev_.configure(make_config(size, features, 0));
     FUZZ_CHECK(r.has_value());
     m_.reset_queue();
-    set_queue(size, features);
+    m_.configured(size, features);
 
     for (int op = 0; op < kMaxOps && !in_.empty(); ++op) {
       step(in_.u8());
@@ -232,52 +150,67 @@ class harness {
     check_protected();
   }
 
+  // ---- how device writes through cursors show in memory (cursor_script's observer) -----------
+
+  /// A writable segment over the descriptor table, the avail ring or an indirect table is the
+  /// hostile driver's doing: writes through it are sanctioned, so the protected areas are checked
+  /// before such a write and taken as they are after it.
+  void before_write(segments w) const {
+    if (touches_protected(w)) check_protected();
+  }
+  void after_write(segments w) {
+    if (touches_protected(w)) resnap_protected();
+  }
+  /// Where writable segments do not overlap, what a copy wrote must be in memory as it was given.
+  void wrote(segments w, std::size_t at, std::size_t n, const std::byte* data) const {
+    if (!disjoint(w)) return;
+    vireo_fuzz::for_each_piece(w, at, n, [&](std::uint64_t addr, std::size_t done, std::size_t piece) {
+      FUZZ_CHECK(std::memcmp(data + done, g_.host() + guest_t::offset_of(addr), piece) == 0);
+    });
+  }
+  void write_failed(segments, std::size_t, std::size_t) const noexcept {}
+  void wrote_view(std::byte*, std::uint8_t, std::size_t) const noexcept {}
+
  private:
   // ---- raw memory helpers -------------------------------------------------------------------
 
-  std::uint16_t get16(std::size_t off) const noexcept {
-    return static_cast<std::uint16_t>(std::to_integer<unsigned>(mem_[off]) |
-                                      (std::to_integer<unsigned>(mem_[off + 1]) << 8));
-  }
-  std::uint32_t get32(std::size_t off) const noexcept {
-    return get16(off) | (std::uint32_t{get16(off + 2)} << 16);
-  }
-  /// A driver-side write: goes to memory and to the shadow of what the device may not change.
-  void driver_write(std::size_t off, const void* p, std::size_t n) noexcept {
-    std::memcpy(mem_.get() + off, p, n);
-    std::memcpy(shadow_.data() + off, p, n);
-  }
-  void put16(std::size_t off, std::uint16_t v) noexcept {
-    const std::uint8_t b[2] = {static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8)};
-    driver_write(off, b, 2);
-  }
   void put_desc(std::size_t off, const raw_desc& d) noexcept {
     ring::split_desc w;
     w.addr.set(d.addr);
     w.len.set(d.len);
     w.flags.set(d.flags);
     w.next.set(d.next);
-    driver_write(off, &w, sizeof w);
+    g_.write(off, &w, sizeof w);
   }
   raw_desc desc_at(std::size_t off) const noexcept {
     ring::split_desc w;
-    std::memcpy(&w, mem_.get() + off, sizeof w);
+    std::memcpy(&w, g_.host() + off, sizeof w);
     return {w.addr.get(), w.len.get(), w.flags.get(), w.next.get()};
-  }
-  static bool in_memory(std::uint64_t addr, std::uint64_t len) noexcept {
-    return addr >= kBase && addr - kBase <= kMemSize && len <= kMemSize - (addr - kBase);
   }
   std::uint16_t mask() const noexcept { return static_cast<std::uint16_t>(m_.size - 1); }
 
   /// The device never writes the descriptor table, indirect tables or the avail ring (§2.7.5.1):
   /// the protected areas must still hold exactly what the driver side wrote.
   void check_protected() const {
-    FUZZ_CHECK(std::memcmp(mem_.get(), shadow_.data(), kUsedOff) == 0);
-    FUZZ_CHECK(std::memcmp(mem_.get() + kIndOff, shadow_.data() + kIndOff, kIndSize) == 0);
+    FUZZ_CHECK(g_.matches_shadow(0, kUsedOff));
+    FUZZ_CHECK(g_.matches_shadow(kIndOff, kIndSize));
   }
   void resnap_protected() {
-    std::memcpy(shadow_.data(), mem_.get(), kUsedOff);
-    std::memcpy(shadow_.data() + kIndOff, mem_.get() + kIndOff, kIndSize);
+    g_.accept(0, kUsedOff);
+    g_.accept(kIndOff, kIndSize);
+  }
+  static bool touches_protected(segments w) noexcept {
+    for (const auto& seg : w)
+      if (ranges_overlap(seg.addr.raw(), seg.len, kBase, kUsedOff) ||
+          ranges_overlap(seg.addr.raw(), seg.len, kBase + kIndOff, kIndSize))
+        return true;
+    return false;
+  }
+  static bool disjoint(segments w) noexcept {
+    for (std::size_t i = 0; i < w.size(); ++i)
+      for (std::size_t j = i + 1; j < w.size(); ++j)
+        if (ranges_overlap(w[i].addr.raw(), w[i].len, w[j].addr.raw(), w[j].len)) return false;
+    return true;
   }
 
   // ---- configuration --------------------------------------------------------------------------
@@ -297,38 +230,18 @@ class harness {
       case 5: c.desc_table = gpa{kBase - 0x1000}; break;             // below memory
       default: break;
     }
-    if (features & 1u) c.features.set(vireo::transport_feature::event_idx);
-    if (features & 2u) c.features.set(vireo::transport_feature::indirect_desc);
-    if (features & 4u) c.features.set(vireo::transport_feature::in_order);
+    vireo_fuzz::negotiate(c, features);
     return c;
-  }
-  void set_queue(std::uint16_t size, std::uint8_t features) noexcept {
-    m_.ready = true;
-    m_.size = size;
-    m_.event_idx = features & 1u;
-    m_.indirect = features & 2u;
-    m_.in_order = features & 4u;
   }
 
   // ---- invariants checked after every step ----------------------------------------------------
 
   void check_global() const {
-    FUZZ_CHECK(dev_.ready() == m_.ready);
-    FUZZ_CHECK(dev_.broken() == m_.broken);
-    if (m_.broken) FUZZ_CHECK(is_ring_fatal(dev_.broken_reason()));
+    m_.check_lifecycle(dev_, is_ring_fatal);
     if (m_.ready) {
-      FUZZ_CHECK(dev_.size() == m_.size);
       FUZZ_CHECK(dev_.state().next_avail == m_.next_avail);
       FUZZ_CHECK(dev_.state().used_idx == m_.used_idx);
     }
-  }
-  /// The error a not-ready queue must give: queue_broken until reset after a ring error.
-  errc not_ready_error() const noexcept {
-    return m_.broken ? errc::queue_broken : errc::queue_not_ready;
-  }
-  void mark_broken() noexcept {
-    m_.ready = false;
-    m_.broken = true;
   }
 
   // ---- the script ---------------------------------------------------------------------------
@@ -338,8 +251,8 @@ class harness {
       case 0: op_publish(); break;
       case 1: op_publish_many(); break;
       case 2: op_set_avail_idx(); break;
-      case 3: put16(kAvailOff + ring::split_layout::avail_flags, in_.u8() & 1u); break;
-      case 4: put16(kAvailOff + ring::split_layout::used_event(avail_size()), in_.u16()); break;
+      case 3: g_.put16(kAvailOff + ring::split_layout::avail_flags, in_.u8() & 1u); break;
+      case 4: g_.put16(kAvailOff + ring::split_layout::used_event(avail_size()), in_.u16()); break;
       case 5: {
         const unsigned at = in_.u8();
         put_desc(kDescOff + 16 * std::size_t{at}, decode_desc(in_));
@@ -364,10 +277,14 @@ class harness {
       case 15: op_configure(); break;
       case 16: op_remap(); break;
       case 17: op_restore(); break;
-      case 18: op_reader(); break;
-      case 19: op_writer(); break;
-      case 20: op_fresh_cursor(); break;
-      default: op_fault(); break;
+      case 18: script_.read_op(faults_); break;
+      case 19: script_.write_op(faults_, *this); break;
+      case 20: script_.fresh_op(); break;
+      default:  // fail_range over the data area
+        vireo_fuzz::inject_fault(in_, faulty_, faults_, [](std::uint16_t start) {
+          return kBase + kDataOff + start % kDataSize;
+        });
+        break;
     }
   }
 
@@ -379,23 +296,23 @@ class harness {
     // Mostly valid heads; 0xf0.. name heads beyond the queue.
     const std::uint16_t head = h < 0xf0 ? static_cast<std::uint16_t>(h % n)
                                         : static_cast<std::uint16_t>(n + (h & 0xfu));
-    const std::uint16_t idx = get16(kAvailOff + ring::split_layout::avail_idx);
-    put16(kAvailOff + ring::split_layout::avail_ring(idx & (n - 1u)), head);
-    put16(kAvailOff + ring::split_layout::avail_idx, static_cast<std::uint16_t>(idx + 1));
+    const std::uint16_t idx = g_.get16(kAvailOff + ring::split_layout::avail_idx);
+    g_.put16(kAvailOff + ring::split_layout::avail_ring(idx & (n - 1u)), head);
+    g_.put16(kAvailOff + ring::split_layout::avail_idx, static_cast<std::uint16_t>(idx + 1));
   }
   void op_publish_many() {
     const unsigned count = in_.u8() % 9u;
     const std::uint8_t first = in_.u8();
     const std::uint16_t n = avail_size();
-    std::uint16_t idx = get16(kAvailOff + ring::split_layout::avail_idx);
+    std::uint16_t idx = g_.get16(kAvailOff + ring::split_layout::avail_idx);
     for (unsigned i = 0; i < count; ++i, ++idx)
-      put16(kAvailOff + ring::split_layout::avail_ring(idx & (n - 1u)),
+      g_.put16(kAvailOff + ring::split_layout::avail_ring(idx & (n - 1u)),
             static_cast<std::uint16_t>((first + i) % n));
-    put16(kAvailOff + ring::split_layout::avail_idx, idx);
+    g_.put16(kAvailOff + ring::split_layout::avail_idx, idx);
   }
   void op_set_avail_idx() {
     const std::uint8_t mode = in_.u8();
-    const std::uint16_t idx = get16(kAvailOff + ring::split_layout::avail_idx);
+    const std::uint16_t idx = g_.get16(kAvailOff + ring::split_layout::avail_idx);
     std::uint16_t v;
     switch (mode & 3u) {
       case 0: v = in_.u16(); break;
@@ -405,7 +322,7 @@ class harness {
         v = static_cast<std::uint16_t>(m_.next_avail + avail_size() + (mode >> 2) % 2u);
         break;
     }
-    put16(kAvailOff + ring::split_layout::avail_idx, v);
+    g_.put16(kAvailOff + ring::split_layout::avail_idx, v);
   }
 
   // ---- reference chain walk -------------------------------------------------------------------
@@ -422,7 +339,7 @@ class harness {
       if (total > UINT32_MAX) return false;
       if (len == 0) return true;
       if (len - 1 > UINT64_MAX - addr) return false;
-      if (!in_memory(addr, len)) return false;
+      if (!guest_t::contains(addr, len)) return false;
       if (out.count == kSegs) {
         overflow = true;
         return true;
@@ -463,7 +380,7 @@ class harness {
   }
   ref_chain reference_indirect(std::uint64_t table, std::uint32_t len, ref_builder& b) const {
     ref_chain& out = b.out;
-    if (len == 0 || len % 16 != 0 || !in_memory(table, len)) return out;
+    if (len == 0 || len % 16 != 0 || !guest_t::contains(table, len)) return out;
     const std::size_t entries = len / 16;
     std::vector<bool> seen(entries);
     std::size_t i = 0;
@@ -484,45 +401,18 @@ class harness {
 
   // ---- pop ------------------------------------------------------------------------------------
 
-  void check_segment(const chain::segment& s) const {
-    FUZZ_CHECK(s.len > 0);
-    FUZZ_CHECK(in_memory(s.addr.raw(), s.len));  // every segment lies inside the flat buffer
-    const std::size_t off = static_cast<std::size_t>(s.addr.raw() - kBase);
-    if (s.host != nullptr) FUZZ_CHECK(s.host == mem_.get() + off);
-    FUZZ_CHECK((s.host == nullptr) == m_.deny);
-  }
-
-  using result_bool = vireo::result<bool>;
-
   void op_pop() {
     const std::uint8_t sel = in_.u8();
-    chain_slot& s = slots_[sel % kSlots];
-    const bool by_value = sel & 0x80u;
+    script_t::slot& s = script_.slot_for(sel);
     s.live = false;
-
-    result_bool got = errc::invalid_argument;
-    if (by_value) {
-      auto r = dev_.pop();
-      if (r) {
-        s.chain = *r;
-        got = !r->empty();
-      } else {
-        got = r.error();
-      }
-    } else {
-      got = dev_.pop_into(s.chain);
-    }
-
-    if (!m_.ready) {
-      FUZZ_CHECK(!got && got.error() == not_ready_error());
-      return;
-    }
+    const vireo::result<bool> got = vireo_fuzz::pop_either_way(dev_, s.chain, sel & 0x80u);
+    if (m_.refused(got)) return;
     const std::uint16_t seq = m_.next_avail;
     if (seq == m_.shadow) {
-      const std::uint16_t idx = get16(kAvailOff + ring::split_layout::avail_idx);
+      const std::uint16_t idx = g_.get16(kAvailOff + ring::split_layout::avail_idx);
       if (static_cast<std::uint16_t>(idx - seq) > m_.size) {
-        FUZZ_CHECK(!got && got.error() == errc::avail_idx_jump);
-        mark_broken();
+        FUZZ_CHECK(fails_with(got, errc::avail_idx_jump));
+        m_.mark_broken();
         return;
       }
       m_.shadow = idx;
@@ -533,24 +423,24 @@ class harness {
         return;
       }
     }
-    const std::uint16_t head = get16(kAvailOff + ring::split_layout::avail_ring(seq & mask()));
+    const std::uint16_t head = g_.get16(kAvailOff + ring::split_layout::avail_ring(seq & mask()));
     ++m_.next_avail;
     if (m_.event_idx && m_.notify_enabled)  // a kick is asked for the next entry
-      FUZZ_CHECK(get16(kUsedOff + ring::split_layout::avail_event(m_.size)) == m_.next_avail);
+      FUZZ_CHECK(g_.get16(kUsedOff + ring::split_layout::avail_event(m_.size)) == m_.next_avail);
     if (head >= m_.size) {
-      FUZZ_CHECK(!got && got.error() == errc::head_out_of_range);
-      mark_broken();
+      FUZZ_CHECK(fails_with(got, errc::head_out_of_range));
+      m_.mark_broken();
       return;
     }
 
-    const bool exact = !m_.after && !m_.range;  // no injected faults: the outcome is determined
+    const bool exact = faults_.exact();  // no injected faults: the outcome is determined
     const ref_chain ref = exact ? reference_walk(head) : ref_chain{};
     if (!got) {
       FUZZ_CHECK(is_chain_error(got.error()));
       const auto rej = dev_.rejected();
       FUZZ_CHECK(rej.has_value() && rej->id == head && rej->seq == seq && rej->slots == 1);
       if (exact) FUZZ_CHECK(!ref.ok);
-      remember(*rej);
+      tokens_.remember(*rej);
       return;
     }
     FUZZ_CHECK(*got);
@@ -562,11 +452,11 @@ class harness {
     FUZZ_CHECK(c.readable().size() + c.writable().size() <= kSegs);
     std::uint64_t rlen = 0, wlen = 0;
     for (const auto& seg : c.readable()) {
-      check_segment(seg);
+      vireo_fuzz::check_segment(seg, g_, faults_);
       rlen += seg.len;
     }
     for (const auto& seg : c.writable()) {
-      check_segment(seg);
+      vireo_fuzz::check_segment(seg, g_, faults_);
       wlen += seg.len;
     }
     FUZZ_CHECK(rlen == c.readable_len() && wlen == c.writable_len() && wlen == t.writable_len);
@@ -583,59 +473,30 @@ class harness {
       }
     }
 
-    s.live = true;
-    s.w_disjoint = true;
-    s.w_touches_protected = false;
-    const auto w = c.writable();
-    for (std::size_t i = 0; i < w.size(); ++i) {
-      if (ranges_overlap(w[i].addr.raw(), w[i].len, kBase, kUsedOff) ||
-          ranges_overlap(w[i].addr.raw(), w[i].len, kBase + kIndOff, kIndSize))
-        s.w_touches_protected = true;
-      for (std::size_t j = i + 1; j < w.size(); ++j)
-        if (ranges_overlap(w[i].addr.raw(), w[i].len, w[j].addr.raw(), w[j].len))
-          s.w_disjoint = false;
-    }
-    for (auto& r : s.rd) r.live = false;
-    for (auto& x : s.wr) x.live = false;
-    s.rd[0] = rcur{c.reader(), 0, 0, c.readable_len(), true};
-    s.wr[0] = wcur{c.writer(), 0, 0, c.writable_len(), true};
-    FUZZ_CHECK(s.rd[0].c.remaining() == rlen && s.rd[0].c.consumed() == 0);
-    FUZZ_CHECK(s.wr[0].c.remaining() == wlen && s.wr[0].c.written() == 0);
-    remember(t);
+    script_.open(s);
+    tokens_.remember(t);
   }
-
-  void remember(const chain::used_token& t) noexcept { tokens_[ntokens_++ % kTokens] = t; }
 
   // ---- push -----------------------------------------------------------------------------------
 
+  /// A remembered token, or one made up: u8 id, u16 seq, u8 writable_len.
   chain::used_token pick_token() {
-    const std::uint8_t sel = in_.u8();
-    if (sel < 0xf0 && ntokens_ > 0) {
-      const std::size_t have = ntokens_ < kTokens ? ntokens_ : kTokens;
-      return tokens_[sel % have];
-    }
-    chain::used_token t;  // made up by a buggy device model
-    t.id = in_.u8();
-    t.slots = 1;
-    t.seq = in_.u16();
-    t.writable_len = in_.u8();
-    return t;
+    return tokens_.pick(in_, [&] {
+      chain::used_token t;
+      t.id = in_.u8();
+      t.slots = 1;
+      t.seq = in_.u16();
+      t.writable_len = in_.u8();
+      return t;
+    });
   }
   std::uint32_t pick_len(const chain::used_token& t) {
-    switch (in_.u8() & 3u) {
-      case 0: return t.writable_len;
-      case 1:
-        return t.writable_len
-                   ? static_cast<std::uint32_t>(in_.u32() % (t.writable_len + std::uint64_t{1}))
-                   : 0;
-      case 2: return t.writable_len < UINT32_MAX ? t.writable_len + 1 : 0;
-      default: return in_.u32();
-    }
+    return vireo_fuzz::pick_used_len(in_, t.writable_len);
   }
   /// The error check_push must report for an entry, or nullopt.
   std::optional<errc> expect_push(const chain::used_token& t, std::uint32_t len,
                                   std::uint16_t seq) const noexcept {
-    if (!m_.ready) return not_ready_error();
+    if (!m_.ready) return m_.not_ready_error();
     if (len > t.writable_len) return errc::used_len_too_large;
     if (t.id >= m_.size) return errc::invalid_argument;
     if (m_.in_order && t.seq != seq) return errc::in_order_violation;
@@ -643,24 +504,19 @@ class harness {
   }
   void check_used_elem(std::uint16_t at, std::uint16_t id, std::uint32_t len) const {
     const std::size_t off = kUsedOff + ring::split_layout::used_ring(at & mask());
-    FUZZ_CHECK(get32(off) == id && get32(off + 4) == len);
+    FUZZ_CHECK(g_.get32(off) == id && g_.get32(off + 4) == len);
   }
 
   void op_push() {
     const chain::used_token t = pick_token();
     const std::uint32_t len = pick_len(t);
     const auto expect = expect_push(t, len, m_.next_push_seq);
-    const auto r = dev_.push_used(t, len);
-    if (expect) {
-      FUZZ_CHECK(!r && r.error() == *expect);
-      return;
-    }
-    FUZZ_CHECK(r.has_value());
+    if (!vireo_fuzz::succeeded_as_expected(dev_.push_used(t, len), expect)) return;
     check_used_elem(m_.used_idx, t.id, len);
     ++m_.used_idx;
     ++m_.next_push_seq;
     m_.pushed = true;
-    FUZZ_CHECK(get16(kUsedOff + ring::split_layout::used_idx) == m_.used_idx);
+    FUZZ_CHECK(g_.get16(kUsedOff + ring::split_layout::used_idx) == m_.used_idx);
   }
 
   void op_push_batch() {
@@ -678,14 +534,8 @@ class harness {
       if (i + 1 < n && (batch[i].len != batch[i].token.writable_len || batch[i].token.rejected))
         collapsible = false;  // a rejected chain is never folded into a batch
     }
-    if (n == 0 && !m_.ready) expect = not_ready_error();
-    const auto r = dev_.push_used(std::span<const ring::used_entry>{batch.data(), n});
-    if (expect) {
-      FUZZ_CHECK(!r && r.error() == *expect);
-      return;
-    }
-    FUZZ_CHECK(r.has_value());
-    if (n == 0) return;
+    const std::span<const ring::used_entry> entries{batch.data(), n};
+    if (!vireo_fuzz::push_batch_as_expected(dev_, m_, entries, expect)) return;
     if (collapsible) {
       check_used_elem(m_.used_idx, batch[n - 1].token.id, batch[n - 1].len);
     } else {
@@ -697,7 +547,7 @@ class harness {
     m_.used_idx = static_cast<std::uint16_t>(m_.used_idx + n);
     m_.next_push_seq = static_cast<std::uint16_t>(m_.next_push_seq + n);
     m_.pushed = true;
-    FUZZ_CHECK(get16(kUsedOff + ring::split_layout::used_idx) == m_.used_idx);
+    FUZZ_CHECK(g_.get16(kUsedOff + ring::split_layout::used_idx) == m_.used_idx);
   }
 
   // ---- notifications --------------------------------------------------------------------------
@@ -712,14 +562,12 @@ class harness {
       m_.signalled = m_.used_idx;
       m_.signalled_valid = true;
       if (!m_.event_idx) {
-        expect = (get16(kAvailOff + ring::split_layout::avail_flags) & 1u) == 0;
+        expect = (g_.get16(kAvailOff + ring::split_layout::avail_flags) & 1u) == 0;
       } else if (!valid) {
         expect = true;
-      } else {
-        // Brute force over the published window [old, used_idx): notify iff used_event is in it.
-        const std::uint16_t event = get16(kAvailOff + ring::split_layout::used_event(m_.size));
-        for (std::uint16_t k = old; k != m_.used_idx; ++k)
-          if (k == event) expect = true;
+      } else {  // notify iff used_event is in the published window [old, used_idx)
+        const std::uint16_t event = g_.get16(kAvailOff + ring::split_layout::used_event(m_.size));
+        expect = vireo_fuzz::split_event_passed(old, m_.used_idx, event);
       }
     }
     FUZZ_CHECK(got == expect);
@@ -727,7 +575,7 @@ class harness {
 
   /// The outcome refresh_avail must have: avail_idx_jump, or whether anything is pending.
   std::optional<bool> expect_refresh() noexcept {
-    const std::uint16_t idx = get16(kAvailOff + ring::split_layout::avail_idx);
+    const std::uint16_t idx = g_.get16(kAvailOff + ring::split_layout::avail_idx);
     if (static_cast<std::uint16_t>(idx - m_.next_avail) > m_.size) return std::nullopt;
     m_.shadow = idx;
     return idx != m_.next_avail;
@@ -735,19 +583,16 @@ class harness {
 
   void op_enable() {
     const auto r = dev_.enable_notifications();
-    if (!m_.ready) {
-      FUZZ_CHECK(!r && r.error() == not_ready_error());
-      return;
-    }
+    if (m_.refused(r)) return;
     m_.notify_enabled = true;
     if (m_.event_idx)
-      FUZZ_CHECK(get16(kUsedOff + ring::split_layout::avail_event(m_.size)) == m_.next_avail);
+      FUZZ_CHECK(g_.get16(kUsedOff + ring::split_layout::avail_event(m_.size)) == m_.next_avail);
     else
-      FUZZ_CHECK(get16(kUsedOff + ring::split_layout::used_flags) == 0);
+      FUZZ_CHECK(g_.get16(kUsedOff + ring::split_layout::used_flags) == 0);
     const auto expect = expect_refresh();
     if (!expect) {
-      FUZZ_CHECK(!r && r.error() == errc::avail_idx_jump);
-      mark_broken();
+      FUZZ_CHECK(fails_with(r, errc::avail_idx_jump));
+      m_.mark_broken();
       return;
     }
     FUZZ_CHECK(r && *r == *expect);
@@ -757,19 +602,16 @@ class harness {
     dev_.disable_notifications();
     if (!m_.ready) return;
     m_.notify_enabled = false;
-    if (!m_.event_idx) FUZZ_CHECK(get16(kUsedOff + ring::split_layout::used_flags) == 1);
+    if (!m_.event_idx) FUZZ_CHECK(g_.get16(kUsedOff + ring::split_layout::used_flags) == 1);
   }
 
   void op_available() {
     const auto r = dev_.available();
-    if (!m_.ready) {
-      FUZZ_CHECK(!r && r.error() == not_ready_error());
-      return;
-    }
-    const std::uint16_t idx = get16(kAvailOff + ring::split_layout::avail_idx);
+    if (m_.refused(r)) return;
+    const std::uint16_t idx = g_.get16(kAvailOff + ring::split_layout::avail_idx);
     if (!expect_refresh()) {
-      FUZZ_CHECK(!r && r.error() == errc::avail_idx_jump);
-      mark_broken();
+      FUZZ_CHECK(fails_with(r, errc::avail_idx_jump));
+      m_.mark_broken();
       return;
     }
     FUZZ_CHECK(r && *r == static_cast<std::uint16_t>(idx - m_.next_avail));
@@ -785,56 +627,40 @@ class harness {
     std::uint16_t size = static_cast<std::uint16_t>(1u << (sz % 9));
     if (sz >= 0xf8) size = static_cast<std::uint16_t>(sz & 1u ? 0 : 3);  // not a valid size
     const auto cfg = make_config(size, features, variant);
-    vireo::result<void> r;
-    if (v & 0x20u) {
-      auto made = device_t::create(faulty_, cfg);
-      if (made) dev_ = *made;
-      else dev_.reset();  // what a caller that failed to create would do
-      r = made ? vireo::ok() : vireo::result<void>{made.error()};
-    } else {
-      r = dev_.configure(cfg);
-    }
+    const auto r = vireo_fuzz::configure_or_create(dev_, faulty_, cfg, v & 0x20u);
     m_.reset_queue();
     if (size == 0 || size == 3) {
-      FUZZ_CHECK(!r && r.error() == errc::bad_queue_size);
+      FUZZ_CHECK(fails_with(r, errc::bad_queue_size));
       return;
     }
     switch (variant) {
-      case 1: FUZZ_CHECK(!r && r.error() == errc::ring_misaligned); return;
+      case 1: FUZZ_CHECK(fails_with(r, errc::ring_misaligned)); return;
       case 2:
       case 3:  // an earlier area's mapping may fail first under injected faults
         FUZZ_CHECK(!r && (r.error() == errc::ring_misaligned ||
-                          ((m_.deny || m_.after) && r.error() == errc::ring_not_mapped)));
+                          ((faults_.deny || faults_.after) && r.error() == errc::ring_not_mapped)));
         return;
       case 4:
-      case 5: FUZZ_CHECK(!r && r.error() == errc::ring_not_mapped); return;
+      case 5: FUZZ_CHECK(fails_with(r, errc::ring_not_mapped)); return;
       default: break;
     }
-    if (m_.deny) {
-      FUZZ_CHECK(!r && r.error() == errc::ring_not_mapped);
+    if (faults_.deny) {
+      FUZZ_CHECK(fails_with(r, errc::ring_not_mapped));
       return;
     }
-    if (m_.after && !r) {
+    if (faults_.after && !r) {
       FUZZ_CHECK(r.error() == errc::ring_not_mapped);
       return;
     }
     FUZZ_CHECK(r.has_value());
-    set_queue(size, features);
+    m_.configured(size, features);
   }
 
+  /// fail_range covers only buffers here, never a ring area: only deny_map and fail_after can
+  /// make the rings fail to map again.
   void op_remap() {
-    const auto r = dev_.remap();
-    if (!m_.ready) {
-      FUZZ_CHECK(!r && r.error() == not_ready_error());
-      return;
-    }
-    if (!r) {  // mapping failed again: the queue is back to its unconfigured state
-      FUZZ_CHECK((m_.deny || m_.after) && r.error() == errc::ring_not_mapped);
+    if (vireo_fuzz::remap_unconfigured(dev_, m_, faults_, faults_.deny || faults_.after))
       m_.reset_queue();
-      return;
-    }
-    FUZZ_CHECK(!m_.deny);
-    // Same addresses, same state: nothing in the model changes.
   }
 
   void op_restore() {
@@ -846,284 +672,18 @@ class harness {
     m_.used_idx = m_.signalled = ui;
     m_.next_push_seq = na;
     m_.signalled_valid = false;
-    FUZZ_CHECK(get16(kUsedOff + ring::split_layout::used_idx) == ui);
+    FUZZ_CHECK(g_.get16(kUsedOff + ring::split_layout::used_idx) == ui);
   }
-
-  void op_fault() {
-    switch (in_.u8() % 5u) {
-      case 0:
-        faulty_.deny_map(true);
-        m_.deny = true;
-        break;
-      case 1:
-        faulty_.deny_map(false);
-        m_.deny = false;
-        break;
-      case 2:
-        faulty_.fail_after(in_.u8() % 32u);
-        m_.after = true;
-        break;
-      case 3: {
-        const std::uint16_t start = in_.u16();
-        const std::uint8_t len = in_.u8();
-        faulty_.fail_range(gpa{kBase + kDataOff + start % kDataSize}, std::uint64_t{len} + 1);
-        m_.range = true;
-        break;
-      }
-      default:
-        faulty_.clear_faults();
-        m_.deny = m_.after = m_.range = false;
-        break;
-    }
-  }
-
-  // ---- cursors --------------------------------------------------------------------------------
-
-  std::size_t pick_n(std::size_t rem) {
-    const std::uint8_t mode = in_.u8();
-    switch (mode & 3u) {
-      case 0: return mode >> 2;
-      case 1: return rem;
-      case 2: return rem + 1;
-      default: return in_.u16();
-    }
-  }
-
-  /// Copy `n` bytes of a segment stream, starting at stream offset `at`, straight from the buffer.
-  void stream_bytes(std::span<const chain::segment> segs, std::size_t at, std::size_t n,
-                    std::byte* out) const {
-    std::size_t start = 0;
-    for (const auto& s : segs) {
-      if (n == 0) return;
-      const std::size_t end = start + s.len;
-      if (at < end) {
-        const std::size_t off = at - start;
-        const std::size_t piece = s.len - off < n ? s.len - off : n;
-        std::memcpy(out, mem_.get() + (s.addr.raw() - kBase) + off, piece);
-        out += piece;
-        at += piece;
-        n -= piece;
-      }
-      start = end;
-    }
-    FUZZ_CHECK(n == 0);
-  }
-  /// Where a view of `n` bytes at stream offset `at` must point, or nullptr when it cannot be one.
-  static std::byte* expected_view(std::span<const chain::segment> segs, std::size_t at,
-                                  std::size_t n) {
-    std::size_t start = 0;
-    for (const auto& s : segs) {
-      const std::size_t end = start + s.len;
-      if (at < end) {
-        if (s.host == nullptr || at + n > end) return nullptr;
-        return s.host + (at - start);
-      }
-      start = end;
-    }
-    return nullptr;
-  }
-
-  /// Errors a copy may report once its bounds check passed: only injected faults can fail it.
-  bool copy_may_fail(errc e) const noexcept {
-    return (m_.after || m_.range) && e == errc::injected_fault;
-  }
-
-  void op_reader() {
-    const std::uint8_t sel = in_.u8();
-    chain_slot& s = slots_[sel % kSlots];
-    rcur& c = s.rd[((sel >> 2) & 3u) % kCursors];
-    const unsigned sub = ((sel >> 4) & 7u) % 5u;
-    if (!s.live || !c.live) return;
-    const auto segs = s.chain.readable();
-    const std::size_t n = sub == 1 ? 16 : pick_n(c.rem);
-    const std::size_t at = c.base + c.pos;
-    bool advanced = false;
-    switch (sub) {
-      case 0:
-      case 1: {
-        if (n >= kScratch) break;
-        errc e{};
-        bool ok;
-        if (sub == 1) {
-          auto r = c.c.read_obj<obj16>();
-          ok = r.has_value();
-          if (ok) std::memcpy(scratch_a, &*r, 16);
-          else e = r.error();
-        } else {
-          auto r = c.c.read(vireo::bytes{scratch_a, n});
-          ok = r.has_value();
-          if (!ok) e = r.error();
-        }
-        if (n > c.rem) {
-          FUZZ_CHECK(!ok && e == errc::end_of_data);
-        } else if (!ok) {
-          FUZZ_CHECK(copy_may_fail(e));
-        } else {
-          stream_bytes(segs, at, n, scratch_b);
-          FUZZ_CHECK(n == 0 || std::memcmp(scratch_a, scratch_b, n) == 0);
-          advanced = true;
-        }
-        break;
-      }
-      case 2: {
-        auto r = c.c.view(n);
-        if (n > c.rem) {
-          FUZZ_CHECK(!r && r.error() == errc::end_of_data);
-        } else if (n == 0) {
-          FUZZ_CHECK(r && r->empty());
-        } else {
-          std::byte* want = expected_view(segs, at, n);
-          if (want == nullptr) {
-            FUZZ_CHECK(!r && r.error() == errc::not_contiguous);
-          } else {
-            FUZZ_CHECK(r && r->data() == want && r->size() == n);
-            advanced = true;
-          }
-        }
-        break;
-      }
-      case 3: {
-        auto r = c.c.skip(n);
-        FUZZ_CHECK(r.has_value() == (n <= c.rem));
-        if (!r) FUZZ_CHECK(r.error() == errc::end_of_data);
-        advanced = r.has_value();
-        break;
-      }
-      default: {
-        rcur& dst = s.rd[in_.u8() % kCursors];
-        auto r = c.c.split(n);
-        FUZZ_CHECK(r.has_value() == (n <= c.rem));
-        if (!r) {
-          FUZZ_CHECK(r.error() == errc::end_of_data);
-          break;
-        }
-        advanced = true;
-        if (&dst != &c) dst = rcur{*r, at, 0, n, true};
-        FUZZ_CHECK(r->remaining() == n && r->consumed() == 0);
-        break;
-      }
-    }
-    if (advanced) {
-      c.pos += n;
-      c.rem -= n;
-    }
-    FUZZ_CHECK(c.c.consumed() == c.pos && c.c.remaining() == c.rem);
-  }
-
-  void op_writer() {
-    const std::uint8_t sel = in_.u8();
-    chain_slot& s = slots_[sel % kSlots];
-    wcur& c = s.wr[((sel >> 2) & 3u) % kCursors];
-    const unsigned sub = ((sel >> 4) & 7u) % 5u;
-    const std::uint8_t fill = in_.u8();
-    if (!s.live || !c.live) return;
-    const auto segs = s.chain.writable();
-    const std::size_t n = sub == 1 ? 16 : pick_n(c.rem);
-    const std::size_t at = c.base + c.pos;
-    if (s.w_touches_protected) check_protected();  // before the driver-sanctioned change
-    bool advanced = false;
-    switch (sub) {
-      case 0:
-      case 1: {
-        if (n >= kScratch) break;
-        for (std::size_t i = 0; i < n; ++i) scratch_a[i] = std::byte(fill + i * 13);
-        vireo::result<void> r;
-        if (sub == 1) {
-          obj16 o;
-          std::memcpy(&o, scratch_a, 16);
-          r = c.c.write_obj(o);
-        } else {
-          r = c.c.write(vireo::const_bytes{scratch_a, n});
-        }
-        if (n > c.rem) {
-          FUZZ_CHECK(!r && r.error() == errc::no_space);
-        } else if (!r) {
-          FUZZ_CHECK(copy_may_fail(r.error()));
-        } else {
-          if (s.w_disjoint) {
-            stream_bytes(segs, at, n, scratch_b);
-            FUZZ_CHECK(n == 0 || std::memcmp(scratch_a, scratch_b, n) == 0);
-          }
-          advanced = true;
-        }
-        break;
-      }
-      case 2: {
-        auto r = c.c.view(n);
-        if (n > c.rem) {
-          FUZZ_CHECK(!r && r.error() == errc::no_space);
-        } else if (n == 0) {
-          FUZZ_CHECK(r && r->empty());
-        } else {
-          std::byte* want = expected_view(segs, at, n);
-          if (want == nullptr) {
-            FUZZ_CHECK(!r && r.error() == errc::not_contiguous);
-          } else {
-            FUZZ_CHECK(r && r->data() == want && r->size() == n);
-            std::memset(r->data(), fill, n);
-            advanced = true;
-          }
-        }
-        break;
-      }
-      case 3: {
-        auto r = c.c.skip(n);
-        FUZZ_CHECK(r.has_value() == (n <= c.rem));
-        if (!r) FUZZ_CHECK(r.error() == errc::no_space);
-        advanced = r.has_value();
-        break;
-      }
-      default: {
-        wcur& dst = s.wr[in_.u8() % kCursors];
-        auto r = c.c.split(n);
-        FUZZ_CHECK(r.has_value() == (n <= c.rem));
-        if (!r) {
-          FUZZ_CHECK(r.error() == errc::no_space);
-          break;
-        }
-        advanced = true;
-        if (&dst != &c) dst = wcur{*r, at, 0, n, true};
-        FUZZ_CHECK(r->remaining() == n && r->written() == 0);
-        break;
-      }
-    }
-    if (advanced) {
-      c.pos += n;
-      c.rem -= n;
-    }
-    FUZZ_CHECK(c.c.written() == c.pos && c.c.remaining() == c.rem);
-    if (s.w_touches_protected) resnap_protected();
-  }
-
-  void op_fresh_cursor() {
-    const std::uint8_t sel = in_.u8();
-    chain_slot& s = slots_[sel % kSlots];
-    if (!s.live) return;
-    const std::size_t i = ((sel >> 2) & 3u) % kCursors;
-    if (sel & 0x80u) s.wr[i] = wcur{s.chain.writer(), 0, 0, s.chain.writable_len(), true};
-    else s.rd[i] = rcur{s.chain.reader(), 0, 0, s.chain.readable_len(), true};
-  }
-
-  struct obj16 {
-    std::uint8_t b[16];
-  };
 
   byte_source in_;
-  std::unique_ptr<std::byte[], free_aligned> mem_;
-  std::vector<std::byte> shadow_;
-  vireo::flat_memory flat_;
+  guest_t g_;
   mem_t faulty_;
   device_t dev_;
   model m_;
-  std::array<chain_slot, kSlots> slots_{};
-  std::array<chain::used_token, kTokens> tokens_{};
-  std::size_t ntokens_ = 0;
-  static std::byte scratch_a[kScratch];
-  static std::byte scratch_b[kScratch];
+  vireo_fuzz::fault_state faults_;
+  script_t script_;
+  vireo_fuzz::token_memory<kTokens> tokens_;
 };
-
-std::byte harness::scratch_a[kScratch];
-std::byte harness::scratch_b[kScratch];
 
 }  // namespace
 

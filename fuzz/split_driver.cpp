@@ -6,16 +6,13 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <cstring>
-#include <memory>
-#include <new>
 #include <optional>
-#include <span>
 #include <utility>
 
 #include "fuzz_input.hpp"
-#include "vireo/core/memory/flat_memory.hpp"
+#include "guest_memory.hpp"
+#include "ring_fuzz_common.hpp"
 #include "vireo/ring/split_driver.hpp"
 
 namespace {
@@ -25,6 +22,7 @@ using vireo::gpa;
 namespace ring = vireo::ring;
 
 using vireo_fuzz::byte_source;
+using vireo_fuzz::fails_with;
 
 constexpr std::uint64_t kBase = 0x10000;
 constexpr std::size_t kDescOff = 0x0000;
@@ -36,16 +34,15 @@ constexpr std::size_t kDataOff = 0x7000;
 constexpr std::size_t kMemSize = 0x8000;
 constexpr std::size_t kDataSize = kMemSize - kDataOff;
 constexpr std::size_t kMaxQueue = 256;
-constexpr std::size_t kMaxBufs = 4;  // per direction
+constexpr std::size_t kMaxBufs = vireo_fuzz::add_request::max_bufs;  // per direction
 constexpr int kMaxOps = 256;
 
+using guest_t = vireo_fuzz::guest_memory<kBase, kMemSize>;
 using driver_t = ring::split_driver<vireo::flat_memory, kMaxQueue>;
 
 const std::byte* pattern() {
   return vireo_fuzz::fixed_pattern<kMemSize>([](std::size_t i) { return std::byte(i * 11 + 5); });
 }
-
-using vireo_fuzz::free_aligned;
 
 struct head_model {
   bool in_flight = false;
@@ -79,13 +76,8 @@ struct model {
 
 class harness {
  public:
-  harness(const std::uint8_t* data, std::size_t size)
-      : in_(data, size),
-        mem_(static_cast<std::byte*>(::operator new[](kMemSize, std::align_val_t{64}))),
-        flat_(vireo::bytes{mem_.get(), kMemSize}, gpa{kBase}),
-        drv_(flat_) {
-    std::memcpy(mem_.get(), pattern(), kMemSize);
-    std::memcpy(used_shadow_.data(), mem_.get() + kUsedOff, kUsedArea);
+  harness(const std::uint8_t* data, std::size_t size) : in_(data, size), drv_(g_.flat()) {
+    g_.load(pattern());
   }
 
   void run() {
@@ -100,32 +92,16 @@ class harness {
       check_global();
     }
     // The driver never touches the buffers it hands out.
-    FUZZ_CHECK(std::memcmp(mem_.get() + kDataOff, pattern() + kDataOff, kDataSize) == 0);
+    FUZZ_CHECK(g_.matches_shadow(kDataOff, kDataSize));
   }
 
  private:
-  std::uint16_t get16(std::size_t off) const noexcept {
-    return static_cast<std::uint16_t>(std::to_integer<unsigned>(mem_[off]) |
-                                      (std::to_integer<unsigned>(mem_[off + 1]) << 8));
-  }
-  std::uint32_t get32(std::size_t off) const noexcept {
-    return get16(off) | (std::uint32_t{get16(off + 2)} << 16);
-  }
-  /// A device-side write to the used area: memory and the shadow the driver may not change.
-  void device_write(std::size_t off, const void* p, std::size_t n) noexcept {
-    std::memcpy(mem_.get() + off, p, n);
-    std::memcpy(used_shadow_.data() + (off - kUsedOff), p, n);
-  }
-  void dev_put16(std::size_t off, std::uint16_t v) noexcept {
-    const std::uint8_t b[2] = {static_cast<std::uint8_t>(v), static_cast<std::uint8_t>(v >> 8)};
-    device_write(off, b, 2);
-  }
   std::uint16_t used_idx_mem() const noexcept {
-    return get16(kUsedOff + ring::split_layout::used_idx);
+    return g_.get16(kUsedOff + ring::split_layout::used_idx);
   }
   std::pair<std::uint32_t, std::uint32_t> used_elem(std::uint16_t pos) const noexcept {
     const std::size_t off = kUsedOff + ring::split_layout::used_ring(pos & m_.mask());
-    return {get32(off), get32(off + 4)};
+    return {g_.get32(off), g_.get32(off + 4)};
   }
   /// Every used.idx value the device writes is something the driver may legitimately act on.
   void note_used_idx(std::uint16_t v) noexcept {
@@ -141,13 +117,13 @@ class harness {
     FUZZ_CHECK(drv_.ready() == m_.ready);
     FUZZ_CHECK(drv_.broken() == m_.broken);
     // The driver never writes the used ring (only configure() initialises it).
-    FUZZ_CHECK(std::memcmp(mem_.get() + kUsedOff, used_shadow_.data(), kUsedArea) == 0);
+    FUZZ_CHECK(g_.matches_shadow(kUsedOff, kUsedArea));
     if (m_.ready || m_.broken) {
       FUZZ_CHECK(drv_.size() == m_.size);
       FUZZ_CHECK(drv_.free_descriptors() + m_.owned == m_.size);
       FUZZ_CHECK(drv_.in_flight() == m_.fifo_count);
       FUZZ_CHECK(drv_.avail_index() == m_.avail_idx);
-      FUZZ_CHECK(get16(kAvailOff + ring::split_layout::avail_idx) == m_.avail_idx);
+      FUZZ_CHECK(g_.get16(kAvailOff + ring::split_layout::avail_idx) == m_.avail_idx);
     }
   }
 
@@ -159,9 +135,9 @@ class harness {
       case 3: op_device_complete(); break;
       case 4: op_device_write_elem(); break;
       case 5: op_device_set_used_idx(); break;
-      case 6: dev_put16(kUsedOff + ring::split_layout::used_flags, in_.u8() & 1u); break;
+      case 6: g_.put16(kUsedOff + ring::split_layout::used_flags, in_.u8() & 1u); break;
       case 7:
-        dev_put16(kUsedOff + ring::split_layout::avail_event(m_.size ? m_.size : 1), in_.u16());
+        g_.put16(kUsedOff + ring::split_layout::avail_event(m_.size ? m_.size : 1), in_.u16());
         break;
       case 8:
       case 9: op_reclaim(); break;
@@ -190,29 +166,27 @@ class harness {
     c.driver_area = gpa{kBase + kAvailOff};
     c.device_area = gpa{kBase + kUsedOff + (variant == 2 ? 2 : 0)};
     const bool event_idx = features & 1u, indirect = features & 2u, in_order = features & 4u;
-    if (event_idx) c.features.set(vireo::transport_feature::event_idx);
-    if (indirect) c.features.set(vireo::transport_feature::indirect_desc);
-    if (in_order) c.features.set(vireo::transport_feature::in_order);
+    vireo_fuzz::negotiate(c, features);
     const ring::indirect_pool pool{gpa{kBase + kPoolOff}, static_cast<std::uint16_t>(pool_entries)};
     const auto r = drv_.configure(c, pool);
     m_.ready = m_.broken = false;
     if (!ring::split_layout::valid_size(size) || size > kMaxQueue) {
-      FUZZ_CHECK(!r && r.error() == errc::bad_queue_size);
+      FUZZ_CHECK(fails_with(r, errc::bad_queue_size));
       return;
     }
     if (variant != 0) {
-      FUZZ_CHECK(!r && r.error() == errc::ring_misaligned);
+      FUZZ_CHECK(fails_with(r, errc::ring_misaligned));
       return;
     }
     if (pool_entries != 0 && !indirect) {
-      FUZZ_CHECK(!r && r.error() == errc::feature_not_negotiated);
+      FUZZ_CHECK(fails_with(r, errc::feature_not_negotiated));
       return;
     }
     FUZZ_CHECK(r.has_value());
     // §2.7.10.1: the driver initialises the rings, the used ring included.
     for (std::size_t i = 0; i < ring::split_layout::used_bytes(size); ++i)
-      FUZZ_CHECK(mem_[kUsedOff + i] == std::byte{0});
-    std::memcpy(used_shadow_.data(), mem_.get() + kUsedOff, kUsedArea);
+      FUZZ_CHECK(g_.host()[kUsedOff + i] == std::byte{0});
+    g_.accept(kUsedOff, kUsedArea);
     const std::uint64_t next_user = m_.next_user;
     m_ = model{};
     m_.next_user = next_user;
@@ -226,58 +200,17 @@ class harness {
 
   // ---- add ----------------------------------------------------------------------------------
 
-  ring::buffer decode_buffer() {
-    const std::uint8_t kind = in_.u8();
-    const std::uint16_t off = in_.u16();
-    const std::uint32_t raw = in_.u32();
-    ring::buffer b;
-    b.addr = (kind & 0x80u) ? gpa{(std::uint64_t{raw} << 32) | off}  // anywhere: not our business
-                            : gpa{kBase + kDataOff + off % kDataSize};
-    switch (kind & 3u) {
-      case 0: b.len = (kind >> 2) & 0x1fu; break;
-      case 1: b.len = raw % 4096u; break;
-      case 2: b.len = raw; break;
-      default: b.len = UINT32_MAX - ((kind >> 2) & 0x1fu); break;
-    }
-    return b;
-  }
-
   void op_add() {
-    const std::uint8_t ctl = in_.u8();
-    const std::size_t nr = ctl % (kMaxBufs + 1);
-    const std::size_t nw = (ctl / (kMaxBufs + 1)) % (kMaxBufs + 1);
-    const auto mode = static_cast<ring::add_mode>((ctl / 25u) % 3u);
-    std::array<ring::buffer, kMaxBufs> rd{}, wr{};
-    std::uint64_t total = 0, wlen = 0;
-    for (std::size_t i = 0; i < nr; ++i) {
-      rd[i] = decode_buffer();
-      total += rd[i].len;
-    }
-    for (std::size_t i = 0; i < nw; ++i) {
-      wr[i] = decode_buffer();
-      wlen += wr[i].len;
-    }
-    total += wlen;
+    const auto q = vireo_fuzz::add_request::decode(in_, kBase + kDataOff, kDataSize);
     const std::uint64_t user = m_.next_user++;
-    const auto r = drv_.add(std::span{rd.data(), nr}, std::span{wr.data(), nw}, user, mode);
+    const auto r = drv_.add(q.readable(), q.writable(), user, q.mode);
 
-    const std::size_t n = nr + nw;
+    const std::size_t n = q.count();
     const std::uint16_t free = static_cast<std::uint16_t>(m_.size - m_.owned);
-    std::optional<errc> expect;
-    bool indirect = mode == ring::add_mode::indirect;
-    if (mode == ring::add_mode::automatic) indirect = n > free && m_.pool_entries != 0;
-    if (!m_.ready) expect = not_ready_error();
-    else if (n == 0) expect = errc::empty_chain;
-    else if (n > m_.size) expect = errc::invalid_argument;
-    else if (total > UINT32_MAX) expect = errc::total_len_overflow;
-    else if (indirect && (m_.pool_entries == 0 || n > m_.pool_entries))
-      expect = errc::invalid_argument;
-    else if ((indirect ? 1u : n) > free) expect = errc::ring_full;
-    if (expect) {
-      FUZZ_CHECK(!r && r.error() == *expect);
+    const bool indirect = q.goes_indirect(free, m_.pool_entries);
+    if (!vireo_fuzz::succeeded_as_expected(
+            r, q.expected_error(m_.ready, not_ready_error(), m_.size, free, m_.pool_entries)))
       return;
-    }
-    FUZZ_CHECK(r.has_value());
     const std::uint16_t head = *r;
     FUZZ_CHECK(head < m_.size);
     head_model& h = m_.heads[head];
@@ -288,9 +221,9 @@ class harness {
     auto check_desc = [&](std::size_t table_off, std::size_t i, std::uint16_t at,
                           std::uint16_t next) {
       ring::split_desc d;
-      std::memcpy(&d, mem_.get() + table_off + 16 * std::size_t{at}, sizeof d);
-      const bool w = i >= nr;
-      const ring::buffer& b = w ? wr[i - nr] : rd[i];
+      std::memcpy(&d, g_.host() + table_off + 16 * std::size_t{at}, sizeof d);
+      const bool w = q.is_writable(i);
+      const ring::buffer& b = q.at(i);
       const bool last = i + 1 == n;
       FUZZ_CHECK(d.addr.get() == b.addr.raw() && d.len.get() == b.len);
       FUZZ_CHECK(d.flags.get() ==
@@ -300,7 +233,7 @@ class harness {
     };
     if (indirect) {
       ring::split_desc d;
-      std::memcpy(&d, mem_.get() + kDescOff + 16 * std::size_t{head}, sizeof d);
+      std::memcpy(&d, g_.host() + kDescOff + 16 * std::size_t{head}, sizeof d);
       const std::uint64_t table = kBase + kPoolOff + std::uint64_t{head} * m_.pool_entries * 16;
       FUZZ_CHECK(d.flags.get() == ring::desc_flag::indirect);
       FUZZ_CHECK(d.addr.get() == table && d.len.get() == n * 16);
@@ -318,7 +251,7 @@ class harness {
         m_.owner[at] = head;
         h.descs[i] = at;
         ring::split_desc d;
-        std::memcpy(&d, mem_.get() + kDescOff + 16 * std::size_t{at}, sizeof d);
+        std::memcpy(&d, g_.host() + kDescOff + 16 * std::size_t{at}, sizeof d);
         const std::uint16_t next = d.next.get();
         // §2.7.5.2: under IN_ORDER, descriptor x chains to x + 1.
         check_desc(kDescOff, i, at,
@@ -329,11 +262,11 @@ class harness {
     }
     m_.owned = static_cast<std::uint16_t>(m_.owned + h.ndesc);
     h.in_flight = true;
-    h.wlen = static_cast<std::uint32_t>(wlen);
+    h.wlen = static_cast<std::uint32_t>(q.wlen);
     h.user = user;
     m_.fifo[(m_.fifo_first + m_.fifo_count++) % kMaxQueue] = head;
     m_.next_pos = static_cast<std::uint16_t>((head + h.ndesc) & m_.mask());
-    FUZZ_CHECK(get16(kAvailOff + ring::split_layout::avail_ring(m_.avail_idx & m_.mask())) == head);
+    FUZZ_CHECK(g_.get16(kAvailOff + ring::split_layout::avail_ring(m_.avail_idx & m_.mask())) == head);
     ++m_.avail_idx;
     ++m_.num_added;
   }
@@ -344,20 +277,13 @@ class harness {
     ring::split_used_elem e;
     e.id.set(id);
     e.len.set(len);
-    device_write(kUsedOff + ring::split_layout::used_ring(pos & m_.mask()), &e, sizeof e);
+    g_.write(kUsedOff + ring::split_layout::used_ring(pos & m_.mask()), &e, sizeof e);
   }
   void set_used_idx(std::uint16_t v) {
-    dev_put16(kUsedOff + ring::split_layout::used_idx, v);
+    g_.put16(kUsedOff + ring::split_layout::used_idx, v);
     note_used_idx(v);
   }
-  std::uint32_t pick_len(std::uint32_t wlen) {
-    switch (in_.u8() & 3u) {
-      case 0: return wlen;
-      case 1: return wlen ? static_cast<std::uint32_t>(in_.u32() % (wlen + std::uint64_t{1})) : 0;
-      case 2: return wlen + 1;  // over-reports (wraps to 0 for UINT32_MAX: then legal)
-      default: return in_.u32();
-    }
-  }
+  std::uint32_t pick_len(std::uint32_t wlen) { return vireo_fuzz::pick_used_len(in_, wlen); }
 
   /// A mostly well-behaved completion: an in-flight head at the device's used index.
   void op_device_complete() {
@@ -435,7 +361,7 @@ class harness {
     note_used_idx(idx_before);
     const auto r = drv_.reclaim();
     if (!m_.ready) {
-      FUZZ_CHECK(!r && r.error() == not_ready_error());
+      FUZZ_CHECK(fails_with(r, not_ready_error()));
       return;
     }
     const auto [eid, elen] = used_elem(m_.last_used);
@@ -503,46 +429,43 @@ class harness {
       m_.kicked = m_.avail_idx;
       m_.num_added = 0;
       if (m_.event_idx) {
-        const std::uint16_t event = get16(kUsedOff + ring::split_layout::avail_event(m_.size));
-        for (std::uint16_t k = old; k != m_.avail_idx; ++k)
-          if (k == event) expect = true;
+        const std::uint16_t event = g_.get16(kUsedOff + ring::split_layout::avail_event(m_.size));
+        expect = vireo_fuzz::split_event_passed(old, m_.avail_idx, event);
       } else {
-        expect = (get16(kUsedOff + ring::split_layout::used_flags) & 1u) == 0;
+        expect = (g_.get16(kUsedOff + ring::split_layout::used_flags) & 1u) == 0;
       }
     }
     FUZZ_CHECK(got == expect);
   }
 
   void op_enable() {
-    const std::uint16_t flags_before = get16(kAvailOff + ring::split_layout::avail_flags);
+    const std::uint16_t flags_before = g_.get16(kAvailOff + ring::split_layout::avail_flags);
     const bool got = drv_.enable_interrupts();
     if (!m_.ready) {
       FUZZ_CHECK(!got);
-      FUZZ_CHECK(get16(kAvailOff + ring::split_layout::avail_flags) == flags_before);
+      FUZZ_CHECK(g_.get16(kAvailOff + ring::split_layout::avail_flags) == flags_before);
       return;
     }
     if (m_.event_idx)
-      FUZZ_CHECK(get16(kAvailOff + ring::split_layout::used_event(m_.size)) == m_.last_used);
+      FUZZ_CHECK(g_.get16(kAvailOff + ring::split_layout::used_event(m_.size)) == m_.last_used);
     else
-      FUZZ_CHECK(get16(kAvailOff + ring::split_layout::avail_flags) == 0);
+      FUZZ_CHECK(g_.get16(kAvailOff + ring::split_layout::avail_flags) == 0);
     FUZZ_CHECK(got == (used_idx_mem() != m_.last_used || m_.batch.has_value()));
   }
 
   void op_disable() {
-    const std::uint16_t flags_before = get16(kAvailOff + ring::split_layout::avail_flags);
+    const std::uint16_t flags_before = g_.get16(kAvailOff + ring::split_layout::avail_flags);
     drv_.disable_interrupts();
-    const std::uint16_t flags = get16(kAvailOff + ring::split_layout::avail_flags);
+    const std::uint16_t flags = g_.get16(kAvailOff + ring::split_layout::avail_flags);
     if (!m_.ready) FUZZ_CHECK(flags == flags_before);
     else if (m_.event_idx) FUZZ_CHECK(flags == 0);  // §2.7.7.1: flags stay 0 with EVENT_IDX
     else FUZZ_CHECK(flags == 1);
   }
 
   byte_source in_;
-  std::unique_ptr<std::byte[], free_aligned> mem_;
-  vireo::flat_memory flat_;
+  guest_t g_;  // the shadow tracks the used ring, which only the device writes
   driver_t drv_;
   model m_;
-  std::array<std::byte, kUsedArea> used_shadow_{};
 };
 
 }  // namespace

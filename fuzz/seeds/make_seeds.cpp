@@ -16,12 +16,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
+/// pick_n's length byte, as fuzz/cursor_script.hpp and fuzz/chain_cursor.cpp read it: n < 64
+/// bytes, all that is left, or one byte past the end.
+struct amount {
+  unsigned code;
+};
+constexpr amount take(unsigned n) { return {n << 2}; }
+constexpr amount all_left{1};
+constexpr amount past_end{2};
+
 class seed {
  public:
   seed& u8(unsigned v) {
     bytes_.push_back(static_cast<std::uint8_t>(v));
     return *this;
   }
+  seed& u8(amount n) { return u8(n.code); }
   seed& u16(unsigned v) { return u8(v & 0xff).u8((v >> 8) & 0xff); }
   seed& u32(std::uint32_t v) { return u16(v & 0xffff).u16(v >> 16); }
   const std::vector<std::uint8_t>& bytes() const { return bytes_; }
@@ -43,15 +53,140 @@ void save(const fs::path& dir, const std::string& name, const seed& s) {
   if (f != nullptr) std::fclose(f);
 }
 
+// ---- what several targets share ---------------------------------------------------------------
+
+/// The feature byte of the ring targets.
+constexpr unsigned EVENT_IDX = 1, INDIRECT = 2, IN_ORDER = 4;
+
+// A hostile descriptor of the device targets (fuzz/ring_fuzz_common.hpp, decode_hostile): its
+// NEXT / WRITE / INDIRECT bits, address mode and length mode.
+constexpr unsigned F_NEXT = 1, F_WRITE = 2, F_INDIRECT = 4;
+enum addr_mode : unsigned { data = 0, table = 2, wild = 3 };
+enum len_mode : unsigned { small = 0, medium = 4, table_len = 5, raw = 6, huge = 7 };
+
+/// Cursor operations on popped chains (fuzz/cursor_script.hpp), with the opcodes of one device
+/// target: a selector (bits 0-1 chain slot, 2-3 cursor, 4-6 sub-operation), a fill byte for
+/// writers, then the length byte, and for a split the cursor that takes the part split off.
+class cursor_ops {
+ public:
+  struct opcodes {
+    unsigned reader, writer, fresh_cursor;
+  };
+  cursor_ops(seed& s, opcodes op) : s_(s), op_(op) {}
+
+  cursor_ops& read(unsigned slot, unsigned cursor, amount n) { return rd(slot, cursor, c_read).u8(n), *this; }
+  cursor_ops& read_obj(unsigned slot, unsigned cursor) { return rd(slot, cursor, c_obj), *this; }
+  cursor_ops& view(unsigned slot, unsigned cursor, amount n) { return rd(slot, cursor, c_view).u8(n), *this; }
+  cursor_ops& skip(unsigned slot, unsigned cursor, amount n) { return rd(slot, cursor, c_skip).u8(n), *this; }
+  cursor_ops& split(unsigned slot, unsigned cursor, amount n, unsigned into) {
+    return rd(slot, cursor, c_split).u8(n).u8(into), *this;
+  }
+  cursor_ops& write(unsigned slot, unsigned cursor, unsigned fill, amount n) {
+    return wr(slot, cursor, c_read, fill).u8(n), *this;
+  }
+  cursor_ops& write_obj(unsigned slot, unsigned cursor, unsigned fill) {
+    return wr(slot, cursor, c_obj, fill), *this;
+  }
+  cursor_ops& write_view(unsigned slot, unsigned cursor, unsigned fill, amount n) {
+    return wr(slot, cursor, c_view, fill).u8(n), *this;
+  }
+  cursor_ops& write_skip(unsigned slot, unsigned cursor, unsigned fill, amount n) {
+    return wr(slot, cursor, c_skip, fill).u8(n), *this;
+  }
+  cursor_ops& write_split(unsigned slot, unsigned cursor, unsigned fill, amount n, unsigned into) {
+    return wr(slot, cursor, c_split, fill).u8(n).u8(into), *this;
+  }
+  /// A fresh writer over the whole chain in `slot`, as cursor `cursor`.
+  cursor_ops& fresh_writer(unsigned slot, unsigned cursor) {
+    return s_.u8(op_.fresh_cursor).u8(slot | (cursor << 2) | 0x80), *this;
+  }
+
+ private:
+  enum sub : unsigned { c_read = 0, c_obj = 1, c_view = 2, c_skip = 3, c_split = 4 };
+  seed& rd(unsigned slot, unsigned cursor, sub what) {
+    return s_.u8(op_.reader).u8(slot | (cursor << 2) | (what << 4));
+  }
+  seed& wr(unsigned slot, unsigned cursor, sub what, unsigned fill) {
+    return s_.u8(op_.writer).u8(slot | (cursor << 2) | (what << 4)).u8(fill);
+  }
+  seed& s_;
+  opcodes op_;
+};
+
+/// The chain in slot 0 holds 7 + 9 + 0 readable and 13 + 5 + 100 writable bytes: views inside
+/// and across pieces, a split into reader 1 and one into writer 2, skips past the end, a write
+/// through an object and a view, a fresh writer. `copy_rests`: also read all that reader 0 has
+/// left and write all that writer 2 has.
+void views_skips_splits(cursor_ops c, bool copy_rests) {
+  c.view(0, 0, take(7)).view(0, 0, take(4)).split(0, 0, take(3), 1).read(0, 1, all_left);
+  c.skip(0, 0, past_end);
+  if (copy_rests) c.read(0, 0, all_left);
+  c.write_split(0, 0, 0, take(4), 2).write(0, 0, 0x11, take(20)).write_obj(0, 2, 0x22);
+  if (copy_rests) c.write(0, 2, 0x33, all_left);
+  c.write_view(0, 0, 0x44, all_left).fresh_writer(0, 1).write_skip(0, 1, 0, all_left);
+}
+
+// Event suppression values of the packed targets (packed_positions.hpp,
+// decode_event_suppression): flags, and off_wrap modes (bits 4-5).
+constexpr unsigned EV_ENABLE = 0, EV_DISABLE = 1, EV_DESC = 2, EV_RESERVED = 3;
+constexpr unsigned OW_RAW = 0x00, OW_AHEAD = 0x10, OW_BEHIND = 0x20;
+
+// Both driver targets: add() is opcode 0, a device completion opcode 2.
+enum add_mode : unsigned { automatic = 0, direct = 1, indirect = 2 };
+/// add(): nr readable then nw writable data-area buffers of `len` (< 32) bytes each.
+void add_bufs(seed& s, unsigned nr, unsigned nw, unsigned len = 16, add_mode m = automatic) {
+  s.u8(0).u8(nr + 5 * nw + 25 * m);
+  for (unsigned i = 0; i < nr + nw; ++i) s.u8(len << 2).u16(i * 64).u32(0);
+}
+/// The device completes the k-th oldest buffer in flight with its whole length (pick_len mode 0);
+/// `ctl` is the target's: how its used index moves, and (packed) the used descriptor's flags.
+void complete_kth(seed& s, unsigned k, unsigned ctl) { s.u8(2).u8(k).u8(ctl).u8(0); }
+
+/// What the driver-side scenarios both targets run need of a target.
+struct driver_ops {
+  unsigned reclaim, needs_kick, enable, disable;
+  unsigned complete_ctl;  // a conforming completion
+};
+/// Two chains in, completed out of order, reclaimed (twice each time), interrupts on and off.
+void basic_round(seed& s, const driver_ops& op) {
+  add_bufs(s, 1, 1);
+  add_bufs(s, 2, 0);
+  s.u8(op.needs_kick).u8(op.needs_kick);
+  complete_kth(s, 1, op.complete_ctl);
+  s.u8(op.reclaim).u8(op.reclaim);
+  complete_kth(s, 0, op.complete_ctl);
+  s.u8(op.reclaim).u8(op.reclaim).u8(op.enable).u8(op.disable);
+}
+/// Under IN_ORDER, one used entry for a batch of three (§2.7.9, §2.8.8), drained one per
+/// reclaim; then a chain of four buffers.
+void in_order_batch(seed& s, const driver_ops& op) {
+  add_bufs(s, 1, 1);
+  add_bufs(s, 0, 2);
+  add_bufs(s, 1, 0);
+  complete_kth(s, 2, op.complete_ctl);
+  s.u8(op.enable).u8(op.reclaim).u8(op.enable).u8(op.reclaim).u8(op.reclaim).u8(op.reclaim);
+  add_bufs(s, 2, 2);
+  complete_kth(s, 0, op.complete_ctl);
+  s.u8(op.reclaim);
+}
+/// With a pool of 4-entry tables and a ring of 2 (split) or 4 (packed): explicit indirect,
+/// direct, automatic going indirect when the ring is short, ring_full, more buffers than the
+/// ring.
+void indirect_pool(seed& s, const driver_ops& op) {
+  add_bufs(s, 2, 2, 8, indirect);
+  add_bufs(s, 1, 1, 8, direct);
+  add_bufs(s, 1, 2, 8, automatic);  // 3 > 1 free: goes indirect
+  add_bufs(s, 1, 0, 8, indirect);   // ring_full
+  complete_kth(s, 0, op.complete_ctl);
+  complete_kth(s, 1, op.complete_ctl);
+  s.u8(op.reclaim).u8(op.reclaim);
+  add_bufs(s, 3, 2, 8, indirect);  // more buffers than the ring
+  add_bufs(s, 2, 2, 8, indirect);
+}
+
 // ---- split_device ---------------------------------------------------------------------------
 
 namespace dev {
-
-constexpr unsigned F_NEXT = 1, F_WRITE = 2, F_INDIRECT = 4;
-constexpr unsigned EVENT_IDX = 1, INDIRECT = 2, IN_ORDER = 4;
-
-enum addr_mode : unsigned { data = 0, table = 2, wild = 3 };
-enum len_mode : unsigned { small = 0, medium = 4, table_len = 5, raw = 6, huge = 7 };
 
 /// One 8-byte descriptor record. `a`: data-area offset, indirect-table index or wild selector;
 /// `l`: length (its meaning depends on the length mode).
@@ -67,16 +202,7 @@ enum op : unsigned {
   push, push_batch, needs_notification, enable, disable, available, reset, configure, remap,
   restore, reader, writer, fresh_cursor, fault
 };
-// cursor sub-operations (bits 4-6 of the selector)
-enum sub : unsigned { c_read = 0, c_obj = 1, c_view = 2, c_skip = 3, c_split = 4 };
-// pick_n modes
-inline void n_small(seed& s, unsigned n) { s.u8(n << 2); }  // n < 64
-inline void n_rest(seed& s) { s.u8(1); }
-inline void n_over(seed& s) { s.u8(2); }
-
-inline unsigned sel(unsigned slot, unsigned cursor, unsigned sub_op) {
-  return slot | (cursor << 2) | (sub_op << 4);
-}
+cursor_ops cursors(seed& s) { return {s, {reader, writer, fresh_cursor}}; }
 /// push_used of remembered token `tok` with its whole writable length (mode 0) or one too many (2).
 inline void push_tok(seed& s, unsigned tok, unsigned len_mode = 0) {
   s.u8(push).u8(tok).u8(len_mode);
@@ -96,11 +222,10 @@ void make(const fs::path& dir) {
   {  // pop a two-descriptor chain, read it, write it, complete it, notify
     seed s = simple_table(3, 0);
     s.u8(publish).u8(0).u8(needs_notification).u8(pop).u8(0);
-    s.u8(reader).u8(sel(0, 0, c_read));
-    n_small(s, 10);
-    s.u8(reader).u8(sel(0, 0, c_obj));
-    s.u8(writer).u8(sel(0, 0, c_read)).u8(0xa5);
-    n_rest(s);
+    cursors(s)
+        .read(0, 0, take(10))
+        .read_obj(0, 0)
+        .write(0, 0, 0xa5, all_left);
     push_tok(s, 0);
     s.u8(needs_notification).u8(pop).u8(1).u8(available);
     save(dir, "simple_pop_push", s);
@@ -116,32 +241,7 @@ void make(const fs::path& dir) {
     desc(s, F_WRITE, data, 0x300, medium, 100);
     s.u8(0);
     s.u8(publish).u8(0).u8(pop).u8(0);
-    s.u8(reader).u8(sel(0, 0, c_view));
-    n_small(s, 7);
-    s.u8(reader).u8(sel(0, 0, c_view));
-    n_small(s, 4);
-    s.u8(reader).u8(sel(0, 0, c_split));
-    n_small(s, 3);
-    s.u8(1);  // into reader 1
-    s.u8(reader).u8(sel(0, 1, c_read));
-    n_rest(s);
-    s.u8(reader).u8(sel(0, 0, c_skip));
-    n_over(s);
-    s.u8(reader).u8(sel(0, 0, c_read));
-    n_rest(s);
-    s.u8(writer).u8(sel(0, 0, c_split)).u8(0);
-    n_small(s, 4);
-    s.u8(2);
-    s.u8(writer).u8(sel(0, 0, c_read)).u8(0x11);
-    n_small(s, 20);
-    s.u8(writer).u8(sel(0, 2, c_obj)).u8(0x22);
-    s.u8(writer).u8(sel(0, 2, c_read)).u8(0x33);
-    n_rest(s);
-    s.u8(writer).u8(sel(0, 0, c_view)).u8(0x44);
-    n_rest(s);
-    s.u8(fresh_cursor).u8(0x80 | (1 << 2));
-    s.u8(writer).u8(sel(0, 1, c_skip)).u8(0);
-    n_rest(s);
+    views_skips_splits(cursors(s), /*copy_rests=*/true);
     push_tok(s, 0);
     save(dir, "cursor_views_splits", s);
   }
@@ -157,10 +257,9 @@ void make(const fs::path& dir) {
     s.u8(2);
     desc(s, F_WRITE, data, 0x100, small, 40);
     s.u8(publish).u8(0).u8(pop).u8(0);
-    s.u8(reader).u8(sel(0, 0, c_read));
-    n_rest(s);
-    s.u8(writer).u8(sel(0, 0, c_read)).u8(7);
-    n_rest(s);
+    cursors(s)
+        .read(0, 0, all_left)
+        .write(0, 0, 7, all_left);
     push_tok(s, 0);
     save(dir, "indirect_table", s);
   }
@@ -224,8 +323,8 @@ void make(const fs::path& dir) {
     s.u8(publish).u8(0).u8(pop).u8(0).u8(push).u8(0).u8(0);
     s.u8(write_desc).u8(8);
     desc(s, 0, data, 0x80, small, 0);  // now the chain has 9 descriptors, 8 non-empty
-    s.u8(publish).u8(0).u8(pop).u8(1).u8(reader).u8(sel(1, 0, c_read));
-    n_rest(s);
+    s.u8(publish).u8(0).u8(pop).u8(1);
+    cursors(s).read(1, 0, all_left);
     save(dir, "segment_limit", s);
   }
   {  // descriptors outside guest memory and over the rings themselves
@@ -239,14 +338,12 @@ void make(const fs::path& dir) {
     s.u8(0);
     s.u8(publish).u8(0).u8(pop).u8(0).u8(publish).u8(1).u8(pop).u8(0);
     s.u8(publish).u8(2).u8(pop).u8(0);
-    s.u8(reader).u8(sel(0, 0, c_read));
-    n_rest(s);
-    s.u8(writer).u8(sel(0, 0, c_read)).u8(0x5a);
-    n_rest(s);
+    cursors(s)
+        .read(0, 0, all_left)
+        .write(0, 0, 0x5a, all_left);
     push_tok(s, 2);
     s.u8(publish).u8(3).u8(pop).u8(1).u8(publish).u8(4).u8(pop).u8(2);
-    s.u8(writer).u8(sel(2, 0, c_read)).u8(0x77);
-    n_rest(s);
+    cursors(s).write(2, 0, 0x77, all_left);
     save(dir, "ring_overlap", s);
   }
   {  // avail ring names a head beyond the queue: the queue breaks until reset
@@ -304,21 +401,17 @@ void make(const fs::path& dir) {
   {  // copy paths: deny_map (no host views), fail_after and fail_range on the data area
     seed s = simple_table(3, 0);
     s.u8(fault).u8(0).u8(publish).u8(0).u8(pop).u8(0);
-    s.u8(reader).u8(sel(0, 0, c_view));
-    n_small(s, 4);
-    s.u8(reader).u8(sel(0, 0, c_read));
-    n_rest(s);
-    s.u8(writer).u8(sel(0, 0, c_read)).u8(1);
-    n_small(s, 12);
+    cursors(s)
+        .view(0, 0, take(4))
+        .read(0, 0, all_left)
+        .write(0, 0, 1, take(12));
     s.u8(configure).u8(3).u8(0).u8(0);                         // refused: nothing maps
     s.u8(fault).u8(1).u8(configure).u8(3).u8(0).u8(0);
     s.u8(fault).u8(3).u16(0x100).u8(4).u8(publish).u8(0).u8(pop).u8(0);  // the writable range
     s.u8(fault).u8(0).u8(publish).u8(0).u8(pop).u8(1);
-    s.u8(writer).u8(sel(1, 0, c_read)).u8(2);
-    n_rest(s);
+    cursors(s).write(1, 0, 2, all_left);
     s.u8(fault).u8(4).u8(fault).u8(0).u8(fault).u8(2).u8(3).u8(publish).u8(0).u8(pop).u8(2);
-    s.u8(reader).u8(sel(1, 0, c_read));
-    n_rest(s);
+    cursors(s).read(1, 0, all_left);
     s.u8(remap).u8(fault).u8(4);
     save(dir, "memory_faults", s);
   }
@@ -350,83 +443,64 @@ void make(const fs::path& dir) {
 
 namespace drv {
 
-constexpr unsigned EVENT_IDX = 1, INDIRECT = 2, IN_ORDER = 4;
 enum op : unsigned {
   add = 0, complete = 2, write_elem = 4, set_used_idx = 5, used_flags = 6, avail_event = 7,
   reclaim = 8, needs_kick = 10, enable = 11, disable = 12, configure = 13
 };
-enum mode : unsigned { automatic = 0, direct = 1, indirect = 2 };
+/// adv 0: a conforming used.idx step (a batch under IN_ORDER).
+constexpr driver_ops ops{reclaim, needs_kick, enable, disable, 0};
 
 seed header(unsigned size_log2, unsigned features, unsigned pool) {
   return seed{}.u8(size_log2).u8(features).u8(pool);
 }
-/// add(): nr readable then nw writable data-area buffers of `len` bytes (< 32) each.
-void add_chain(seed& s, unsigned nr, unsigned nw, unsigned len = 16, mode m = automatic) {
-  s.u8(add).u8(nr + 5 * nw + 25 * m);
-  for (unsigned i = 0; i < nr + nw; ++i) s.u8(len << 2).u16(i * 64).u32(0);
-}
 /// The device completes the k-th oldest buffer in flight with its whole length; `adv` 0 is a
 /// conforming used.idx step (a batch under IN_ORDER), 1 always steps by one.
-void complete_k(seed& s, unsigned k, unsigned adv = 0) { s.u8(complete).u8(k).u8(adv).u8(0); }
+void complete_k(seed& s, unsigned k, unsigned adv = 0) { complete_kth(s, k, adv); }
 
 void make(const fs::path& dir) {
   {
     seed s = header(3, 0, 0);
-    add_chain(s, 1, 1);
-    add_chain(s, 2, 0);
-    s.u8(needs_kick).u8(needs_kick);
-    complete_k(s, 1);
-    s.u8(reclaim).u8(reclaim);
-    complete_k(s, 0);
-    s.u8(reclaim).u8(reclaim).u8(enable).u8(disable);
+    basic_round(s, ops);
     save(dir, "basic", s);
   }
   {  // out-of-order completions and descriptor reuse through the free list
     seed s = header(2, 0, 0);
-    add_chain(s, 1, 0);
-    add_chain(s, 1, 1);
-    add_chain(s, 0, 1);
+    add_bufs(s, 1, 0);
+    add_bufs(s, 1, 1);
+    add_bufs(s, 0, 1);
     complete_k(s, 1);
     complete_k(s, 0);
     s.u8(reclaim).u8(reclaim);
-    add_chain(s, 2, 1);
-    add_chain(s, 1, 0);  // ring_full
+    add_bufs(s, 2, 1);
+    add_bufs(s, 1, 0);  // ring_full
     complete_k(s, 1);
     s.u8(reclaim);
-    add_chain(s, 1, 1);
+    add_bufs(s, 1, 1);
     save(dir, "out_of_order_reuse", s);
   }
   {  // argument errors: empty chain, ring full, more buffers than the queue, total overflow
     seed s = header(1, 0, 0);
     s.u8(add).u8(0);
-    add_chain(s, 3, 0);
+    add_bufs(s, 3, 0);
     s.u8(add).u8(2).u8(3).u16(0).u32(0xffffffffu).u8(2).u16(0).u32(0x10);  // > 2^32 - 1
-    add_chain(s, 1, 1);
-    add_chain(s, 1, 0);
+    add_bufs(s, 1, 1);
+    add_bufs(s, 1, 0);
     save(dir, "add_errors", s);
   }
   {  // indirect pool: explicit, automatic when the ring is full, too long for a table
     seed s = header(2, INDIRECT, 4);
-    add_chain(s, 2, 2, 8, indirect);
-    add_chain(s, 1, 1, 8, direct);
-    add_chain(s, 1, 2, 8, automatic);  // 3 > 1 free descriptor: goes indirect
-    add_chain(s, 1, 0, 8, indirect);   // ring_full
-    complete_k(s, 0);
-    complete_k(s, 1);
-    s.u8(reclaim).u8(reclaim);
-    add_chain(s, 3, 2, 8, indirect);  // more buffers than the queue size
-    add_chain(s, 2, 2, 8, indirect);
+    indirect_pool(s, ops);
     save(dir, "indirect_pool", s);
   }
   {  // EVENT_IDX: avail_event windows for kicks, used_event on enable
     seed s = header(3, EVENT_IDX, 0);
     s.u8(avail_event).u16(1);
-    add_chain(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(needs_kick);
-    add_chain(s, 1, 0);
-    add_chain(s, 1, 0);
+    add_bufs(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(needs_kick).u8(avail_event).u16(9);
-    add_chain(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(needs_kick);
     complete_k(s, 0);
     s.u8(enable).u8(reclaim).u8(enable).u8(disable);
@@ -435,52 +509,45 @@ void make(const fs::path& dir) {
   {  // used.flags NO_NOTIFY suppresses kicks without EVENT_IDX
     seed s = header(3, 0, 0);
     s.u8(used_flags).u8(1);
-    add_chain(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(needs_kick).u8(used_flags).u8(0);
-    add_chain(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(needs_kick);
     save(dir, "no_notify", s);
   }
   {  // IN_ORDER: one used element for a batch of three (§2.7.9)
     seed s = header(3, IN_ORDER, 0);
-    add_chain(s, 1, 1);
-    add_chain(s, 0, 2);
-    add_chain(s, 1, 0);
-    complete_k(s, 2);
-    s.u8(enable).u8(reclaim).u8(enable).u8(reclaim).u8(reclaim).u8(reclaim);
-    add_chain(s, 2, 2);
-    complete_k(s, 0);
-    s.u8(reclaim);
+    in_order_batch(s, ops);
     save(dir, "in_order_batch", s);
   }
   {  // IN_ORDER: a batch element whose used.idx step is too short must break the queue
     seed s = header(3, IN_ORDER | EVENT_IDX | INDIRECT, 3);
-    add_chain(s, 1, 1);
-    add_chain(s, 1, 1);
-    add_chain(s, 1, 1);
+    add_bufs(s, 1, 1);
+    add_bufs(s, 1, 1);
+    add_bufs(s, 1, 1);
     complete_k(s, 1, 1);
     s.u8(reclaim).u8(reclaim).u8(reclaim);
-    add_chain(s, 1, 0);
+    add_bufs(s, 1, 0);
     save(dir, "in_order_short_batch", s);
   }
   {  // hostile device: id out of range, then reconfigure; id not in flight; len too large; jump
     seed s = header(2, 0, 0);
-    add_chain(s, 0, 1);
+    add_bufs(s, 0, 1);
     s.u8(write_elem).u8(0).u8(2 | (3 << 2)).u32(4).u8(set_used_idx).u8(0 | (1 << 2));
     s.u8(reclaim).u8(reclaim);
-    add_chain(s, 0, 1);
+    add_bufs(s, 0, 1);
     s.u8(needs_kick).u8(enable).u8(disable);
     s.u8(configure).u8(2).u8(0).u8(0);
-    add_chain(s, 0, 1);
+    add_bufs(s, 0, 1);
     s.u8(write_elem).u8(0).u8(1 | (3 << 2)).u32(0).u8(set_used_idx).u8(1 << 2).u8(reclaim);
     s.u8(configure).u8(2).u8(0).u8(0);
-    add_chain(s, 0, 1);
+    add_bufs(s, 0, 1);
     s.u8(write_elem).u8(0).u8(0).u32(17).u8(set_used_idx).u8(1 << 2).u8(reclaim);
     s.u8(configure).u8(2).u8(0).u8(0);
-    add_chain(s, 0, 1);
+    add_bufs(s, 0, 1);
     s.u8(set_used_idx).u8(2).u8(reclaim);
     s.u8(configure).u8(2).u8(0).u8(0);
-    add_chain(s, 0, 1);
+    add_bufs(s, 0, 1);
     s.u8(set_used_idx).u8(3).u8(reclaim);  // backwards
     save(dir, "hostile_device", s);
   }
@@ -489,10 +556,10 @@ void make(const fs::path& dir) {
     s.u8(configure).u8(0xf8).u8(0).u8(0).u8(configure).u8(0xf9).u8(0).u8(0);
     s.u8(configure).u8(3).u8(0).u8(0xf0).u8(configure).u8(3).u8(0).u8(0xf1);
     s.u8(configure).u8(3).u8(0).u8(2);  // pool of 2 without the feature
-    add_chain(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(reclaim).u8(configure).u8(8).u8(7).u8(4);  // 256 entries, everything
-    add_chain(s, 2, 3, 31, indirect);  // more than the pool's 4 entries
-    add_chain(s, 2, 2, 31, indirect);
+    add_bufs(s, 2, 3, 31, indirect);  // more than the pool's 4 entries
+    add_bufs(s, 2, 2, 31, indirect);
     complete_k(s, 0);
     s.u8(reclaim);
     save(dir, "reconfigure", s);
@@ -522,9 +589,6 @@ seed header(std::initializer_list<seg> segs, bool reversed = false, unsigned fil
   for (const seg& g : segs) s.u8((g.mapped ? 0 : unmapped) | (g.gap << 1)).u8(g.len - 1);
   return s;
 }
-inline void n_small(seed& s, unsigned n) { s.u8(n << 2); }
-inline void n_rest(seed& s) { s.u8(1); }
-inline void n_over(seed& s) { s.u8(2); }
 inline unsigned sel(unsigned cursor, unsigned dst = 0, bool writer = false) {
   return cursor | (dst << 2) | (writer ? 0x80 : 0);
 }
@@ -533,72 +597,72 @@ void make(const fs::path& dir) {
   {  // reads across mapped and unmapped segments, read_obj straddling a boundary
     seed s = header({{true, 0, 10}, {false, 3, 9}, {true, 5, 30}});
     s.u8(read).u8(sel(0));
-    n_small(s, 4);
+    s.u8(take(4));
     s.u8(read_obj).u8(sel(0)).u8(read).u8(sel(0));
-    n_rest(s);
+    s.u8(all_left);
     s.u8(read).u8(sel(0));
-    n_small(s, 1);
+    s.u8(take(1));
     s.u8(fresh).u8(sel(0, 1)).u8(read).u8(sel(1));
-    n_over(s);
+    s.u8(past_end);
     save(dir, "read_mixed", s);
   }
   {  // views: inside a mapped segment, across a boundary, in an unmapped segment
     seed s = header({{true, 0, 8}, {true, 0, 8}, {false, 0, 8}, {true, 1, 64}});
     s.u8(view).u8(sel(0));
-    n_small(s, 8);
+    s.u8(take(8));
     s.u8(view).u8(sel(0));
-    n_small(s, 9);
+    s.u8(take(9));
     s.u8(skip).u8(sel(0));
-    n_small(s, 8);
+    s.u8(take(8));
     s.u8(view).u8(sel(0));
-    n_small(s, 1);
+    s.u8(take(1));
     s.u8(skip).u8(sel(0));
-    n_small(s, 8);
+    s.u8(take(8));
     s.u8(view).u8(sel(0));
-    n_rest(s);
+    s.u8(all_left);
     s.u8(view).u8(sel(0));
-    n_small(s, 0);
+    s.u8(take(0));
     save(dir, "views", s);
   }
   {  // splits: a child over the next bytes, the parent skips them; copies are independent
     seed s = header({{true, 2, 5}, {false, 0, 7}, {true, 0, 11}, {false, 4, 3}}, true);
     s.u8(split).u8(sel(0, 1));
-    n_small(s, 9);
+    s.u8(take(9));
     s.u8(read).u8(sel(1));
-    n_rest(s);
+    s.u8(all_left);
     s.u8(read).u8(sel(1));
-    n_small(s, 1);
+    s.u8(take(1));
     s.u8(copy).u8(sel(0, 2)).u8(read).u8(sel(0));
-    n_rest(s);
+    s.u8(all_left);
     s.u8(read).u8(sel(2));
-    n_small(s, 6);
+    s.u8(take(6));
     s.u8(split).u8(sel(2, 3));
-    n_over(s);
+    s.u8(past_end);
     s.u8(wsplit).u8(sel(0, 1));
-    n_small(s, 12);
+    s.u8(take(12));
     s.u8(write).u8(sel(1));
-    n_rest(s);
+    s.u8(all_left);
     s.u8(0x41).u8(write_obj).u8(sel(0)).u8(0x42).u8(wskip).u8(sel(0));
-    n_rest(s);
+    s.u8(all_left);
     s.u8(write).u8(sel(0));
-    n_small(s, 1);
+    s.u8(take(1));
     s.u8(0x43);
     save(dir, "split_copy", s);
   }
   {  // writes and writer views, then reads of what was written
     seed s = header({{false, 0, 16}, {true, 8, 16}, {false, 1, 1}, {true, 0, 200}});
     s.u8(write).u8(sel(0));
-    n_small(s, 20);
+    s.u8(take(20));
     s.u8(0x10).u8(wview).u8(sel(0));
-    n_small(s, 12);
+    s.u8(take(12));
     s.u8(0x20).u8(wview).u8(sel(0));
-    n_small(s, 2);
+    s.u8(take(2));
     s.u8(0x30).u8(write).u8(sel(0));
-    n_rest(s);
+    s.u8(all_left);
     s.u8(0x40).u8(read).u8(sel(0));
-    n_rest(s);
+    s.u8(all_left);
     s.u8(write).u8(sel(0));
-    n_small(s, 1);
+    s.u8(take(1));
     s.u8(0x50);
     save(dir, "write_then_read", s);
   }
@@ -606,38 +670,38 @@ void make(const fs::path& dir) {
     seed s = header({{true, 0, 20}, {false, 0, 20}, {false, 0, 20}, {true, 0, 20}});
     s.u8(fault).u8(0).u16(25).u8(3);
     s.u8(read).u8(sel(0));
-    n_small(s, 15);
+    s.u8(take(15));
     s.u8(read).u8(sel(0));
-    n_small(s, 30);
+    s.u8(take(30));
     s.u8(write).u8(sel(0));
-    n_rest(s);
+    s.u8(all_left);
     s.u8(0x66).u8(write).u8(sel(0));
-    n_small(s, 24);
+    s.u8(take(24));
     s.u8(0x67).u8(fault).u8(2).u8(fault).u8(1).u8(1);
     s.u8(read).u8(sel(0));
-    n_rest(s);
+    s.u8(all_left);
     s.u8(write).u8(sel(0));
-    n_rest(s);
+    s.u8(all_left);
     s.u8(0x68).u8(fault).u8(2).u8(read).u8(sel(0));
-    n_rest(s);
+    s.u8(all_left);
     save(dir, "faults", s);
   }
   {  // no segments at all, and default-constructed cursors
     seed s = header({});
     s.u8(read).u8(sel(0));
-    n_small(s, 0);
+    s.u8(take(0));
     s.u8(read).u8(sel(0));
-    n_small(s, 1);
+    s.u8(take(1));
     s.u8(view).u8(sel(1));
-    n_small(s, 0);
+    s.u8(take(0));
     s.u8(skip).u8(sel(2));
-    n_small(s, 0);
+    s.u8(take(0));
     s.u8(split).u8(sel(3, 0));
-    n_small(s, 0);
+    s.u8(take(0));
     s.u8(write).u8(sel(1));
-    n_small(s, 0);
+    s.u8(take(0));
     s.u8(0).u8(wview).u8(sel(2));
-    n_over(s);
+    s.u8(past_end);
     s.u8(0).u8(read_obj).u8(sel(3)).u8(write_obj).u8(sel(3)).u8(0);
     save(dir, "empty", s);
   }
@@ -658,12 +722,6 @@ void make(const fs::path& dir) {
 // ---- packed_device --------------------------------------------------------------------------
 
 namespace pdev {
-
-constexpr unsigned F_NEXT = 1, F_WRITE = 2, F_INDIRECT = 4;
-constexpr unsigned EVENT_IDX = 1, INDIRECT = 2, IN_ORDER = 4;
-
-enum addr_mode : unsigned { data = 0, table = 2, wild = 3 };
-enum len_mode : unsigned { small = 0, medium = 4, table_len = 5, raw = 6, huge = 7 };
 
 /// One 7-byte buffer record: NEXT/WRITE/INDIRECT, address mode and `a`, length mode and `l`.
 struct rec {
@@ -688,17 +746,7 @@ constexpr unsigned P_RAW_NEXT = 0x08, P_HOLD = 0x10, P_ID_LAST_ONLY = 0x40, P_RE
 // publish_indirect ctl bits
 constexpr unsigned I_WRITE = 1, I_NEXT = 2, I_RAGGED = 4, I_HOLD = 8, I_HUGE = 0x10,
                    I_AT_END = 0x20, I_RESERVED = 0x80;
-// driver_event: flags values and off_wrap modes (bits 4-5)
-constexpr unsigned EV_ENABLE = 0, EV_DISABLE = 1, EV_DESC = 2, EV_RESERVED = 3;
-constexpr unsigned OW_RAW = 0x00, OW_AHEAD = 0x10, OW_BEHIND = 0x20;
-// cursor sub-operations (bits 4-6 of the selector)
-enum sub : unsigned { c_read = 0, c_obj = 1, c_view = 2, c_skip = 3, c_split = 4 };
-inline void n_small(seed& s, unsigned n) { s.u8(n << 2); }  // n < 64
-inline void n_rest(seed& s) { s.u8(1); }
-inline void n_over(seed& s) { s.u8(2); }
-inline unsigned sel(unsigned slot, unsigned cursor, unsigned sub_op) {
-  return slot | (cursor << 2) | (sub_op << 4);
-}
+cursor_ops cursors(seed& s) { return {s, {reader, writer, fresh_cursor}}; }
 
 /// Header without raw descriptors or indirect entries: a zeroed ring of `size` slots.
 seed header(unsigned size, unsigned features) {
@@ -729,11 +777,10 @@ void make(const fs::path& dir) {
     publish_list(s, 7, {rd(0x000, 16), wr(0x100, 32)});
     s.u8(needs_notification);
     pop_to(s, 0);
-    s.u8(reader).u8(sel(0, 0, c_read));
-    n_small(s, 10);
-    s.u8(reader).u8(sel(0, 0, c_obj));
-    s.u8(writer).u8(sel(0, 0, c_read)).u8(0xa5);
-    n_rest(s);
+    cursors(s)
+        .read(0, 0, take(10))
+        .read_obj(0, 0)
+        .write(0, 0, 0xa5, all_left);
     push_tok(s, 0);
     s.u8(needs_notification);
     pop_to(s, 1);
@@ -748,10 +795,9 @@ void make(const fs::path& dir) {
     publish_list(s, 2, {rd(0x200, 12), wr(0x300, 20), wr(0x340, 4)}, P_ID_LAST_ONLY);
     s.u8(available);
     pop_to(s, 0x81);  // pop() by value
-    s.u8(reader).u8(sel(1, 0, c_read));
-    n_rest(s);
-    s.u8(writer).u8(sel(1, 0, c_read)).u8(0x3c);
-    n_rest(s);
+    cursors(s)
+        .read(1, 0, all_left)
+        .write(1, 0, 0x3c, all_left);
     push_tok(s, 1);
     publish_list(s, 3, {rd(0x400, 8), wr(0x500, 8)});  // slots 1, 2 in phase 0
     pop_to(s, 2);
@@ -778,10 +824,9 @@ void make(const fs::path& dir) {
     seed s = header(4, INDIRECT);
     publish_ind(s, I_WRITE, 9, 0, {rd(0x000, 12), rd(0x020, 20), wr(0x100, 40)});
     pop_to(s, 0);
-    s.u8(reader).u8(sel(0, 0, c_read));
-    n_rest(s);
-    s.u8(writer).u8(sel(0, 0, c_read)).u8(7);
-    n_rest(s);
+    cursors(s)
+        .read(0, 0, all_left)
+        .write(0, 0, 7, all_left);
     push_tok(s, 0);
     publish_ind(s, I_RESERVED, 10, 8, {wr(0x200, 16)});  // AVAIL and reserved bits in the table
     pop_to(s, 1);
@@ -933,17 +978,14 @@ void make(const fs::path& dir) {
     s.u8(fault).u8(0);
     publish_list(s, 1, {rd(0x000, 16), wr(0x100, 32)});
     pop_to(s, 0);
-    s.u8(reader).u8(sel(0, 0, c_view));
-    n_small(s, 4);
-    s.u8(reader).u8(sel(0, 0, c_read));
-    n_rest(s);
-    s.u8(writer).u8(sel(0, 0, c_read)).u8(1);
-    n_small(s, 12);
+    cursors(s)
+        .view(0, 0, take(4))
+        .read(0, 0, all_left)
+        .write(0, 0, 1, take(12));
     push_tok(s, 0);
     publish_ind(s, 0, 1, 0, {rd(0x000, 8), wr(0x100, 8)});  // the table is read, not mapped
     pop_to(s, 0x82);
-    s.u8(reader).u8(sel(2, 0, c_read));
-    n_rest(s);
+    cursors(s).read(2, 0, all_left);
     push_tok(s, 1);
     s.u8(configure).u8(7).u8(2).u8(0);  // refused: nothing maps
     s.u8(fault).u8(1).u8(configure).u8(7).u8(2).u8(0);
@@ -958,10 +1000,9 @@ void make(const fs::path& dir) {
     publish_list(s, 4, {rd(0x000, 16), wr(0x100, 32)});
     pop_to(s, 1);
     s.u8(fault).u8(2).u8(0);  // every access from now on fails
-    s.u8(writer).u8(sel(1, 0, c_read)).u8(2);
-    n_rest(s);
-    s.u8(reader).u8(sel(1, 0, c_read));
-    n_rest(s);
+    cursors(s)
+        .write(1, 0, 2, all_left)
+        .read(1, 0, all_left);
     s.u8(remap).u8(fault).u8(4);
     save(dir, "memory_faults", s);
   }
@@ -1039,8 +1080,7 @@ void make(const fs::path& dir) {
     publish_list(s, 2, {rd(0x00, 8), rd(0x10, 8), rd(0x20, 0), rd(0x30, 8), rd(0x40, 8),
                         rd(0x50, 8), rd(0x60, 8), rd(0x70, 8)});  // eight, one of them empty
     pop_to(s, 1);
-    s.u8(reader).u8(sel(1, 0, c_read));
-    n_rest(s);
+    cursors(s).read(1, 0, all_left);
     push_tok(s, 1);
     save(dir, "segment_limit", s);
   }
@@ -1049,28 +1089,7 @@ void make(const fs::path& dir) {
     publish_list(s, 3, {rd(0x000, 7), rd(0x040, 9), rd(0x080, 0), wr(0x100, 13), wr(0x200, 5),
                         {F_WRITE, data, 0x300, medium, 100}});
     pop_to(s, 0);
-    s.u8(reader).u8(sel(0, 0, c_view));
-    n_small(s, 7);
-    s.u8(reader).u8(sel(0, 0, c_view));
-    n_small(s, 4);
-    s.u8(reader).u8(sel(0, 0, c_split));
-    n_small(s, 3);
-    s.u8(1);
-    s.u8(reader).u8(sel(0, 1, c_read));
-    n_rest(s);
-    s.u8(reader).u8(sel(0, 0, c_skip));
-    n_over(s);
-    s.u8(writer).u8(sel(0, 0, c_split)).u8(0);
-    n_small(s, 4);
-    s.u8(2);
-    s.u8(writer).u8(sel(0, 0, c_read)).u8(0x11);
-    n_small(s, 20);
-    s.u8(writer).u8(sel(0, 2, c_obj)).u8(0x22);
-    s.u8(writer).u8(sel(0, 0, c_view)).u8(0x44);
-    n_rest(s);
-    s.u8(fresh_cursor).u8(0x80 | (1 << 2));
-    s.u8(writer).u8(sel(0, 1, c_skip)).u8(0);
-    n_rest(s);
+    views_skips_splits(cursors(s), /*copy_rests=*/false);
     push_tok(s, 0);
     save(dir, "cursor_views_splits", s);
   }
@@ -1113,32 +1132,24 @@ void make(const fs::path& dir) {
 
 namespace pdrv {
 
-constexpr unsigned EVENT_IDX = 1, INDIRECT = 2, IN_ORDER = 4, BAD_SIZE = 0x80;
+constexpr unsigned BAD_SIZE = 0x80;
 enum op : unsigned {
   add = 0, complete = 2, dev_write = 4, dev_cursor = 5, dev_event = 6, reclaim = 7,
   needs_kick = 9, enable = 10, disable = 11, reset = 12, detach = 13, configure = 14
 };
-enum mode : unsigned { automatic = 0, direct = 1, indirect = 2 };
 // complete ctl: WRITE, NEXT, and how far the device's cursor moves (bits 2-3)
 constexpr unsigned C_WRITE = 1, C_NEXT = 2, C_BY_BUFFER = 4, C_BY_ONE = 8, C_STAY = 12;
 // dev_write id selectors and flag modes
 constexpr unsigned ID_IN_FLIGHT = 0, ID_RAW = 1, ID_OUT_OF_RANGE = 2, ID_LAST_RECLAIMED = 3;
 constexpr unsigned FL_USED = 0, FL_OTHER_PHASE = 1, FL_AVAIL = 2, FL_RAW = 3, FL_WRITE = 0x10,
                    FL_RESERVED = 0x20;
-// dev_event: flags values and off_wrap modes (bits 4-5)
-constexpr unsigned EV_ENABLE = 0, EV_DISABLE = 1, EV_DESC = 2, EV_RESERVED = 3;
-constexpr unsigned OW_RAW = 0x00, OW_AHEAD = 0x10, OW_BEHIND = 0x20;
+constexpr driver_ops ops{reclaim, needs_kick, enable, disable, C_WRITE};
 
 seed header(unsigned size, unsigned features, unsigned pool) {
   return seed{}.u8(size - 1).u8(features).u8(pool);
 }
-/// add(): nr readable then nw writable data-area buffers of `len` (< 32) bytes each.
-void add_list(seed& s, unsigned nr, unsigned nw, unsigned len = 16, mode m = automatic) {
-  s.u8(add).u8(nr + 5 * nw + 25 * m);
-  for (unsigned i = 0; i < nr + nw; ++i) s.u8(len << 2).u16(i * 64).u32(0);
-}
 /// The device completes the k-th oldest buffer in flight with its whole length.
-void complete_k(seed& s, unsigned k, unsigned ctl = C_WRITE) { s.u8(complete).u8(k).u8(ctl).u8(0); }
+void complete_k(seed& s, unsigned k, unsigned ctl = C_WRITE) { complete_kth(s, k, ctl); }
 void write_used(seed& s, unsigned at, unsigned idsel, unsigned fl, std::uint32_t len) {
   s.u8(dev_write).u8(at).u8(idsel).u8(fl).u32(len);
 }
@@ -1149,42 +1160,36 @@ void event(seed& s, unsigned flags_and_mode, unsigned v) {
 void make(const fs::path& dir) {
   {
     seed s = header(8, 0, 0);
-    add_list(s, 1, 1);
-    add_list(s, 2, 0);
-    s.u8(needs_kick).u8(needs_kick);
-    complete_k(s, 1);
-    s.u8(reclaim).u8(reclaim);
-    complete_k(s, 0);
-    s.u8(reclaim).u8(reclaim).u8(enable).u8(disable);
+    basic_round(s, ops);
     save(dir, "basic", s);
   }
   {  // N = 5: a list of three wraps mid-list (slots 3, 4, 0 with the phase flipped)
     seed s = header(5, 0, 0);
-    add_list(s, 0, 3);
+    add_bufs(s, 0, 3);
     complete_k(s, 0);
     s.u8(reclaim);
-    add_list(s, 1, 2);
-    add_list(s, 1, 0);  // slot 1, phase 0
+    add_bufs(s, 1, 2);
+    add_bufs(s, 1, 0);  // slot 1, phase 0
     s.u8(needs_kick);
     complete_k(s, 0);
     complete_k(s, 1);
     s.u8(reclaim).u8(reclaim).u8(enable);
-    add_list(s, 2, 2);  // slots 2..0 again
+    add_bufs(s, 2, 2);  // slots 2..0 again
     complete_k(s, 0);
     s.u8(reclaim).u8(needs_kick);
     save(dir, "mid_list_wrap_n5", s);
   }
   {  // completions out of order, lists of different lengths; ids reused through the free list
     seed s = header(6, 0, 0);
-    add_list(s, 1, 0);
-    add_list(s, 1, 2);
-    add_list(s, 0, 2);
+    add_bufs(s, 1, 0);
+    add_bufs(s, 1, 2);
+    add_bufs(s, 0, 2);
     complete_k(s, 2);
     complete_k(s, 0);
     complete_k(s, 1);
     s.u8(reclaim).u8(reclaim).u8(reclaim).u8(reclaim);
-    add_list(s, 2, 2);
-    add_list(s, 1, 1);
+    add_bufs(s, 2, 2);
+    add_bufs(s, 1, 1);
     complete_k(s, 1);
     complete_k(s, 0);
     s.u8(reclaim).u8(reclaim);
@@ -1193,24 +1198,16 @@ void make(const fs::path& dir) {
   {  // argument errors: empty list, longer than the ring, total over 2^32 - 1, ring full, no pool
     seed s = header(2, 0, 0);
     s.u8(add).u8(0);
-    add_list(s, 3, 0);
+    add_bufs(s, 3, 0);
     s.u8(add).u8(2).u8(2).u16(0).u32(0xffffffffu).u8(2).u16(0).u32(0x10);
-    add_list(s, 1, 1);
-    add_list(s, 1, 0);
-    add_list(s, 1, 0, 8, indirect);
+    add_bufs(s, 1, 1);
+    add_bufs(s, 1, 0);
+    add_bufs(s, 1, 0, 8, indirect);
     save(dir, "add_errors", s);
   }
   {  // indirect pool: explicit, automatic when the ring is short, too long for a table
     seed s = header(4, INDIRECT, 4);
-    add_list(s, 2, 2, 8, indirect);
-    add_list(s, 1, 1, 8, direct);
-    add_list(s, 1, 2, 8, automatic);  // 3 > 1 free slot: goes indirect
-    add_list(s, 1, 0, 8, indirect);   // ring_full
-    complete_k(s, 0);
-    complete_k(s, 1);
-    s.u8(reclaim).u8(reclaim);
-    add_list(s, 3, 2, 8, indirect);  // more buffers than the ring
-    add_list(s, 2, 2, 8, indirect);
+    indirect_pool(s, ops);
     complete_k(s, 1);
     s.u8(reclaim);
     save(dir, "indirect_pool", s);
@@ -1218,57 +1215,50 @@ void make(const fs::path& dir) {
   {  // EVENT_IDX kicks: off_wrap inside a multi-slot list, behind, DISABLE, reserved values
     seed s = header(16, EVENT_IDX, 0);
     event(s, EV_DESC | OW_AHEAD, 1);
-    add_list(s, 1, 2);
+    add_bufs(s, 1, 2);
     s.u8(needs_kick);  // slot 1 is inside the list just published
-    add_list(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(needs_kick);
     event(s, EV_DESC | OW_BEHIND, 2);
-    add_list(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(needs_kick);
     event(s, EV_DISABLE, 0);
-    add_list(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(needs_kick);
     event(s, EV_DISABLE | 0x04, 0);  // a reserved high bit: kicks
-    add_list(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(needs_kick);
     event(s, EV_RESERVED, 0);
-    add_list(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(needs_kick);
     event(s, EV_DESC | OW_RAW, 0x0001);  // slot 1 in the other phase: taken as the last lap
-    add_list(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(needs_kick);
     save(dir, "event_idx_kick", s);
   }
   {  // IN_ORDER: one used descriptor for a batch of three (§2.8.8), drained one per reclaim
     seed s = header(6, IN_ORDER, 0);
-    add_list(s, 1, 1);
-    add_list(s, 0, 2);
-    add_list(s, 1, 0);
-    complete_k(s, 2);
-    s.u8(enable).u8(reclaim).u8(enable).u8(reclaim).u8(reclaim).u8(reclaim);
-    add_list(s, 2, 2);  // wraps
-    complete_k(s, 0);
-    s.u8(reclaim);
+    in_order_batch(s, ops);  // the list of four wraps
     save(dir, "in_order_batch", s);
   }
   {  // hostile ids: out of range, not in flight, too long, completed twice; each breaks the queue
     seed s = header(4, 0, 0);
-    add_list(s, 0, 1);
+    add_bufs(s, 0, 1);
     write_used(s, 0, ID_OUT_OF_RANGE, FL_USED, 4);
     s.u8(reclaim).u8(reclaim);
-    add_list(s, 0, 1);
+    add_bufs(s, 0, 1);
     s.u8(needs_kick).u8(enable).u8(disable);
     s.u8(configure).u8(3).u8(0).u8(0);
-    add_list(s, 0, 1);
+    add_bufs(s, 0, 1);
     write_used(s, 0, ID_RAW | (3 << 2), FL_USED, 0);
     s.u8(reclaim);
     s.u8(configure).u8(3).u8(0).u8(0);
-    add_list(s, 0, 1);
+    add_bufs(s, 0, 1);
     write_used(s, 0, ID_IN_FLIGHT, FL_USED | FL_WRITE, 17);
     s.u8(reclaim);
     s.u8(configure).u8(3).u8(0).u8(0);
-    add_list(s, 0, 1);
-    add_list(s, 0, 1);
+    add_bufs(s, 0, 1);
+    add_bufs(s, 0, 1);
     complete_k(s, 0);
     s.u8(reclaim);
     write_used(s, 0, ID_LAST_RECLAIMED, FL_USED, 0);
@@ -1277,7 +1267,7 @@ void make(const fs::path& dir) {
   }
   {  // used descriptors in the wrong phase or available-looking are not used; WRITE is optional
     seed s = header(4, 0, 0);
-    add_list(s, 0, 1);
+    add_bufs(s, 0, 1);
     write_used(s, 0, ID_IN_FLIGHT, FL_OTHER_PHASE, 4);
     s.u8(reclaim).u8(enable);
     write_used(s, 0, ID_IN_FLIGHT, FL_AVAIL, 4);
@@ -1290,42 +1280,42 @@ void make(const fs::path& dir) {
   }
   {  // reset, then detach_unused() hands back every buffer still in flight, once
     seed s = header(8, 0, 0);
-    add_list(s, 1, 1);
-    add_list(s, 0, 1);
-    add_list(s, 2, 0);
+    add_bufs(s, 1, 1);
+    add_bufs(s, 0, 1);
+    add_bufs(s, 2, 0);
     complete_k(s, 0);
     s.u8(reclaim).u8(detach).u8(reset).u8(detach).u8(detach).u8(detach);
-    add_list(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(reclaim).u8(needs_kick).u8(enable);
     s.u8(configure).u8(7).u8(0).u8(0);
-    add_list(s, 1, 0);
+    add_bufs(s, 1, 0);
     s.u8(reclaim).u8(detach);
     save(dir, "reset_detach", s);
   }
   {  // a broken queue keeps its books: detach_unused() hands them back; refused configures too
     seed s = header(4, IN_ORDER, 0);
-    add_list(s, 0, 1);
-    add_list(s, 0, 1);
+    add_bufs(s, 0, 1);
+    add_bufs(s, 0, 1);
     write_used(s, 0, ID_IN_FLIGHT, FL_USED, 1000);
     s.u8(reclaim).u8(detach);
     s.u8(configure).u8(0).u8(BAD_SIZE).u8(0);  // refused: broken no more, books kept
     s.u8(detach).u8(reset).u8(detach).u8(detach);
     s.u8(configure).u8(3).u8(IN_ORDER).u8(0);
-    add_list(s, 1, 0);
+    add_bufs(s, 1, 0);
     complete_k(s, 0);
     s.u8(reclaim);
     save(dir, "broken_detach", s);
   }
   {  // configure refusals: bad sizes, misaligned and unmapped areas, pools
     seed s = header(8, 0, 0);
-    add_list(s, 1, 0);
+    add_bufs(s, 1, 0);
     for (unsigned k = 0; k < 4; ++k) s.u8(configure).u8(k).u8(BAD_SIZE).u8(0);
     for (unsigned v = 0xe0; v <= 0xe6; ++v) s.u8(configure).u8(7).u8(INDIRECT).u8(v);
     s.u8(configure).u8(7).u8(0).u8(2);  // a pool without INDIRECT_DESC
     s.u8(detach);
     s.u8(configure).u8(255).u8(EVENT_IDX | INDIRECT | IN_ORDER).u8(4);  // 256 slots, everything
-    add_list(s, 2, 3, 31, indirect);  // more than the pool's 4 entries
-    add_list(s, 2, 2, 31, indirect);
+    add_bufs(s, 2, 3, 31, indirect);  // more than the pool's 4 entries
+    add_bufs(s, 2, 2, 31, indirect);
     complete_k(s, 0);
     s.u8(reclaim);
     save(dir, "reconfigure", s);
@@ -1333,16 +1323,16 @@ void make(const fs::path& dir) {
   {  // interrupts: enable reports waiting used descriptors; with and without EVENT_IDX
     seed s = header(4, EVENT_IDX, 0);
     s.u8(enable);
-    add_list(s, 0, 1);
+    add_bufs(s, 0, 1);
     complete_k(s, 0, C_WRITE | C_STAY);
     s.u8(enable).u8(reclaim).u8(enable).u8(disable);
     s.u8(dev_cursor).u8(0);
-    add_list(s, 0, 2);
+    add_bufs(s, 0, 2);
     complete_k(s, 0, C_NEXT);  // NEXT (reserved in used descriptors) is ignored
     s.u8(enable).u8(reclaim);
     s.u8(configure).u8(3).u8(0).u8(0);
     s.u8(enable).u8(disable);
-    add_list(s, 0, 1);
+    add_bufs(s, 0, 1);
     s.u8(complete).u8(0).u8(0).u8(1).u32(7);  // a partial length, WRITE off
     s.u8(enable).u8(reclaim);
     save(dir, "interrupts", s);

@@ -39,14 +39,7 @@ raw_desc writable(packed_ring& r, std::uint32_t len, std::uint16_t id = 0) {
 void expect_good_list(device& d, packed_ring& r, std::uint16_t id = 42) {
   const auto want = pattern(24, id);
   publish(r, {{r.put(want).raw(), 24, id, 0}});
-  auto c = d.pop();
-  REQUIRE(c.has_value());
-  REQUIRE(!c->empty());
-  CHECK(!d.rejected().has_value());
-  CHECK(c->id() == id);
-  CHECK(c->token().slots == 1);
-  CHECK(read_all(*c) == want);
-  REQUIRE(d.push_used(*c, 0).has_value());
+  CHECK(expect_served(d, id, want).token().slots == 1);
 }
 
 /// pop() must fail with `want` for a list of `slots` slots named `id` whose end is known: the
@@ -55,19 +48,12 @@ void expect_good_list(device& d, packed_ring& r, std::uint16_t id = 42) {
 void expect_rejected(device& d, packed_ring& r, errc want, std::uint16_t id, std::uint16_t slots) {
   const position at = decode(d.state().next_avail);
   const position used_at = decode(d.state().used_idx);
-  auto c = d.pop();
-  CHECK(err(c) == want);
-  CHECK(!d.broken());
-  CHECK(d.ready());
-  const auto t = d.rejected();
-  REQUIRE(t.has_value());
-  CHECK(t->id == id);
-  CHECK(t->slots == slots);
-  CHECK(t->seq == encode(at));
-  CHECK(t->writable_len == 0);
+  const used_token t = expect_pop_rejects(d, want, id);
+  CHECK(t.slots == slots);
+  CHECK(t.seq == encode(at));
   CHECK(d.state().next_avail == encode(advanced(at, slots, r.size())));
-  CHECK(err(d.push_used(*t, 1)) == errc::used_len_too_large);
-  REQUIRE(d.push_used(*t, 0).has_value());
+  CHECK(err(d.push_used(t, 1)) == errc::used_len_too_large);
+  REQUIRE(d.push_used(t, 0).has_value());
   const raw_desc u = r.read_desc(used_at.slot);
   CHECK(u.id == id);
   CHECK(u.len == 0);
@@ -78,18 +64,7 @@ void expect_rejected(device& d, packed_ring& r, errc want, std::uint16_t id, std
 
 /// pop() must fail with `want` and break the queue until reset() and configure().
 void expect_broken(device& d, packed_ring& r, errc want) {
-  CHECK(err(d.pop()) == want);
-  CHECK(d.broken());
-  CHECK(!d.ready());
-  CHECK(d.broken_reason() == want);
-  CHECK(!d.rejected().has_value());
-  CHECK(err(d.pop()) == errc::queue_broken);
-  CHECK(err(d.available()) == errc::queue_broken);
-  CHECK(err(d.enable_notifications()) == errc::queue_broken);
-  CHECK(err(d.push_used(used_token{0, 1, 0, 0}, 0)) == errc::queue_broken);
-  CHECK(err(d.remap()) == errc::queue_broken);
-  CHECK(!d.needs_notification());
-  CHECK(err(d.pop()) == errc::queue_broken);  // sticky
+  expect_pop_breaks_queue(d, want);
   // Recovery: the driver zeroes the ring, both sides start again from slot 0, phase 1.
   for (std::uint16_t s = 0; s < r.size(); ++s) r.write_desc(s, {});
   r.avail = r.used = position{};
@@ -215,17 +190,7 @@ TEST_CASE("packed_device: a zeroed ring has nothing available, and pop_into clea
   CHECK(!d.needs_notification());  // nothing pushed
 
   publish(r, {readable(r, 8, 1)});
-  chain c;
-  auto got = d.pop_into(c);
-  REQUIRE(got.has_value());
-  CHECK(*got);
-  CHECK(!c.empty());
-  got = d.pop_into(c);
-  REQUIRE(got.has_value());
-  CHECK(!*got);
-  CHECK(c.empty());
-  CHECK(c.readable().empty());
-  CHECK(c.writable().empty());
+  expect_pop_into_then_empty(d);
   CHECK(d.state().next_avail == (0x8000 | 1));
   CHECK(d.push_used(std::span<const used_entry>{}).has_value());
 }

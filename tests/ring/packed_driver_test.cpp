@@ -17,80 +17,27 @@
 #include <tuple>
 #include <vector>
 
-#include "test_support.hpp"
+#include "ring/ring_test_support.hpp"
 #include "vireo/testing/mock_packed_driver.hpp"
 #include "vireo/vireo.hpp"
 
 namespace {
 
-using vireo::bytes;
-using vireo::const_bytes;
-using vireo::errc;
-using vireo::feature_set;
-using vireo::flat_memory;
-using vireo::gpa;
-using vireo::transport_feature;
-using vireo::ring::add_mode;
-using vireo::ring::buffer;
+using namespace vireo_ring_common;
 using vireo::ring::indirect_pool;
-using vireo::ring::queue_config;
-using vireo::ring::used_buffer;
-namespace desc_flag = vireo::ring::desc_flag;
-namespace packed_flag = vireo::ring::packed_flag;
-namespace event_flag = vireo::ring::event_flag;
 using vireo::ring::make_off_wrap;
-using vireo_test::err;
 
 using mock = vireo::testing::mock_packed_driver;
 using desc_fields = mock::desc_fields;
 
 [[nodiscard]] feature_set features(bool indirect, bool event_idx, bool in_order) {
-  feature_set f;
-  f.set(transport_feature::version_1);
-  f.set(transport_feature::ring_packed);
-  if (indirect) f.set(transport_feature::indirect_desc);
-  if (event_idx) f.set(transport_feature::event_idx);
-  if (in_order) f.set(transport_feature::in_order);
-  return f;
+  return ring_features(/*packed=*/true, indirect, event_idx, in_order);
 }
 
 [[nodiscard]] mock::options opts(std::uint16_t size, feature_set f = {},
                                  std::uint16_t indirect_entries = 0,
                                  std::size_t data_bytes = std::size_t{1} << 16) {
-  mock::options o;
-  o.size = size;
-  o.features = f;
-  o.indirect_entries = indirect_entries;
-  o.data_bytes = data_bytes;
-  return o;
-}
-
-[[nodiscard]] std::vector<std::byte> pattern(std::size_t n, std::uint32_t seed) {
-  std::vector<std::byte> v(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t x = seed * 2654435761u + static_cast<std::uint32_t>(i) * 40503u;
-    v[i] = static_cast<std::byte>((x >> 13) ^ (x >> 5) ^ i);
-  }
-  return v;
-}
-
-/// `count` buffers of `len` bytes each at fresh arena addresses.
-[[nodiscard]] std::vector<buffer> bufs(mock& m, std::size_t count, std::uint32_t len) {
-  std::vector<buffer> v;
-  for (std::size_t i = 0; i < count; ++i) v.push_back({m.alloc(len), len});
-  return v;
-}
-
-[[nodiscard]] used_buffer reclaim_ok(mock& m) {
-  auto r = m.driver().reclaim();
-  REQUIRE(r.has_value());
-  REQUIRE(r->has_value());
-  return **r;
-}
-void expect_nothing_used(mock& m) {
-  auto r = m.driver().reclaim();
-  REQUIRE(r.has_value());
-  CHECK(!r->has_value());
+  return mock_options<mock>(size, f, indirect_entries, data_bytes);
 }
 
 [[nodiscard]] std::uint16_t avail_flags(bool wrap, std::uint16_t extra = 0) {

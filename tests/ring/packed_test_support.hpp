@@ -14,40 +14,20 @@
 #include <optional>
 #include <vector>
 
-#include "test_support.hpp"
+#include "ring/ring_test_support.hpp"
 #include "vireo/vireo.hpp"
 
 namespace vireo_packed_test {
 
-using vireo::bytes;
-using vireo::const_bytes;
-using vireo::errc;
-using vireo::feature_set;
-using vireo::flat_memory;
-using vireo::gpa;
-using vireo::transport_feature;
-using vireo::ring::queue_config;
-using vireo::ring::used_entry;
-using vireo::chain::used_token;
-namespace desc_flag = vireo::ring::desc_flag;
-namespace packed_flag = vireo::ring::packed_flag;
-namespace event_flag = vireo::ring::event_flag;
+using namespace vireo_ring_common;
 namespace layout = vireo::ring::packed_layout;
 
 using device = vireo::ring::packed_device<flat_memory>;
 using chain = device::chain_type;
 
-using vireo_test::err;
-
 [[nodiscard]] inline feature_set features(bool indirect, bool event_idx = false,
                                           bool in_order = false) {
-  feature_set f;
-  f.set(transport_feature::version_1);
-  f.set(transport_feature::ring_packed);
-  if (indirect) f.set(transport_feature::indirect_desc);
-  if (event_idx) f.set(transport_feature::event_idx);
-  if (in_order) f.set(transport_feature::in_order);
-  return f;
+  return ring_features(/*packed=*/true, indirect, event_idx, in_order);
 }
 
 /// A ring position: slot and wrap phase (both counters start at 1, §2.8.1).
@@ -82,16 +62,6 @@ struct raw_desc {
   std::uint16_t flags = 0;
   friend bool operator==(const raw_desc&, const raw_desc&) = default;
 };
-
-/// A deterministic, seed-dependent byte pattern.
-[[nodiscard]] inline std::vector<std::byte> pattern(std::size_t n, std::uint32_t seed) {
-  std::vector<std::byte> v(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    const std::uint32_t x = seed * 2654435761u + static_cast<std::uint32_t>(i) * 40503u;
-    v[i] = static_cast<std::byte>((x >> 13) ^ (x >> 5) ^ i);
-  }
-  return v;
-}
 
 /// Guest memory holding one packed ring at `base`: the descriptor ring, the driver event
 /// suppression area, the device event suppression area, then a data area (bump allocated).
@@ -198,10 +168,7 @@ class packed_ring {
     return w.get();
   }
 
-  [[nodiscard]] std::vector<std::byte> snapshot() {
-    const bytes h = mem_.host();
-    return {h.begin(), h.end()};
-  }
+  [[nodiscard]] std::vector<std::byte> snapshot() { return vireo_ring_common::snapshot(*this); }
 
   // --- A minimal driver: lists at its avail cursor, used descriptors at its used cursor. ------
 
@@ -268,26 +235,6 @@ class packed_ring {
 };
 
 /// A configured device over the ring.
-inline void configure(device& d, packed_ring& r) {
-  auto c = d.configure(r.config());
-  REQUIRE(c.has_value());
-}
-
-/// Pop one chain and require success (non-empty).
-[[nodiscard]] inline chain pop_ok(device& d) {
-  auto r = d.pop();
-  REQUIRE(r.has_value());
-  REQUIRE(!r->empty());
-  return *r;
-}
-
-/// Every readable byte of a chain.
-template <typename Chain>
-[[nodiscard]] std::vector<std::byte> read_all(const Chain& c) {
-  auto r = c.reader();
-  std::vector<std::byte> out(r.remaining());
-  REQUIRE(r.read(out).has_value());
-  return out;
-}
+inline void configure(device& d, packed_ring& r) { REQUIRE(d.configure(r.config()).has_value()); }
 
 }  // namespace vireo_packed_test

@@ -25,43 +25,19 @@ constexpr std::uint16_t good_index = 7;  // descriptor the follow-up good chain 
 /// queue is not broken, completing the token with length 0 works, and a good chain still flows.
 template <typename Device>
 void expect_chain_error(Device& d, mock& m, errc want, std::uint16_t head, std::uint32_t seed = 1) {
-  auto r = d.pop();
-  CHECK(err(r) == want);
-  CHECK(!d.broken());
-  CHECK(d.ready());
-  const auto t = d.rejected();
-  REQUIRE(t.has_value());
-  CHECK(t->id == head);
-  CHECK(t->writable_len == 0);
+  const used_token t = expect_pop_rejects(d, want, head);
   const std::uint16_t before = m.used_idx();
-  REQUIRE(d.push_used(*t, 0).has_value());
+  REQUIRE(d.push_used(t, 0).has_value());
   CHECK(m.used_idx() == static_cast<std::uint16_t>(before + 1));
   CHECK(m.used_elem(before) == std::pair<std::uint32_t, std::uint32_t>{head, 0});
-  CHECK(err(d.push_used(*t, 1)) == errc::used_len_too_large);  // nothing was writable
-  const auto good = publish_good_raw(m, good_index, seed);
-  auto c = d.pop();
-  REQUIRE(c.has_value());
-  REQUIRE(!c->empty());
-  CHECK(!d.rejected().has_value());  // cleared by the next pop
-  CHECK(c->id() == good_index);
-  CHECK(read_all(*c) == good);
-  CHECK(d.push_used(*c, 0).has_value());
+  CHECK(err(d.push_used(t, 1)) == errc::used_len_too_large);  // nothing was writable
+  (void)expect_served(d, good_index, publish_good_raw(m, good_index, seed));
 }
 
 /// Pop must fail with `want` and break the queue: every later call reports queue_broken, until
 /// the driver re-initialises the rings and the device is reset and configured again.
 void expect_queue_broken(device& d, mock& m, errc want) {
-  CHECK(err(d.pop()) == want);
-  CHECK(d.broken());
-  CHECK(!d.ready());
-  CHECK(d.broken_reason() == want);
-  CHECK(!d.rejected().has_value());
-  CHECK(err(d.pop()) == errc::queue_broken);
-  CHECK(err(d.available()) == errc::queue_broken);
-  CHECK(err(d.enable_notifications()) == errc::queue_broken);
-  CHECK(err(d.push_used(vireo::chain::used_token{0, 1, 0, 0}, 0)) == errc::queue_broken);
-  CHECK(!d.needs_notification());
-  CHECK(err(d.pop()) == errc::queue_broken);  // sticky
+  expect_pop_breaks_queue(d, want);
   // Recovery: queue reset on both sides.
   REQUIRE(m.driver().configure(m.config(), m.pool()).has_value());
   d.reset();

@@ -33,17 +33,7 @@ TEST_CASE("split_device: an empty ring gives an empty chain, and pop_into clears
   REQUIRE(none.has_value());
   CHECK(none->empty());
   REQUIRE(m.add({pattern(8, 1)}, {4}).has_value());
-  chain c;
-  auto got = d.pop_into(c);
-  REQUIRE(got.has_value());
-  CHECK(*got);
-  CHECK(!c.empty());
-  got = d.pop_into(c);
-  REQUIRE(got.has_value());
-  CHECK(!*got);
-  CHECK(c.empty());
-  CHECK(c.readable().empty());
-  CHECK(c.writable().empty());
+  expect_pop_into_then_empty(d);
 }
 
 TEST_CASE("split_device: available() counts published chains not yet popped") {

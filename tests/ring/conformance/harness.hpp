@@ -24,74 +24,24 @@
 #include <utility>
 #include <vector>
 
-#include "test_support.hpp"
+#include "ring/ring_test_support.hpp"
 #include "vireo/testing/mock_packed_driver.hpp"
 #include "vireo/testing/mock_split_driver.hpp"
 #include "vireo/vireo.hpp"
 
 namespace vireo_conformance {
 
-using vireo::bytes;
-using vireo::const_bytes;
-using vireo::errc;
-using vireo::feature_set;
-using vireo::flat_memory;
-using vireo::gpa;
-using vireo::transport_feature;
-using vireo::chain::used_token;
-using vireo::ring::add_mode;
-using vireo::ring::buffer;
-using vireo::ring::queue_config;
-using vireo::ring::used_buffer;
-using vireo::ring::used_entry;
-namespace desc_flag = vireo::ring::desc_flag;
-namespace packed_flag = vireo::ring::packed_flag;
-namespace event_flag = vireo::ring::event_flag;
+using namespace vireo_ring_common;
 namespace split_layout = vireo::ring::split_layout;
 namespace packed_layout = vireo::ring::packed_layout;
 
-using vireo_test::err;
-
 /// VERSION_1 plus the chosen ring features (the layout bit is added by the packed mock).
 [[nodiscard]] inline feature_set features(bool indirect, bool event_idx = false, bool in_order = false) {
-  feature_set f;
-  f.set(transport_feature::version_1);
-  if (indirect) f.set(transport_feature::indirect_desc);
-  if (event_idx) f.set(transport_feature::event_idx);
-  if (in_order) f.set(transport_feature::in_order);
-  return f;
+  return ring_features(/*packed=*/false, indirect, event_idx, in_order);
 }
 [[nodiscard]] inline feature_set with(feature_set f, transport_feature extra) {
   f.set(extra);
   return f;
-}
-
-/// A deterministic, seed-dependent byte pattern (never all one value).
-[[nodiscard]] inline std::byte pattern_byte(std::uint32_t seed, std::size_t i) {
-  const std::uint32_t x = seed * 2654435761u + static_cast<std::uint32_t>(i) * 40503u;
-  return static_cast<std::byte>((x >> 13) ^ (x >> 5) ^ i);
-}
-[[nodiscard]] inline std::vector<std::byte> pattern(std::size_t n, std::uint32_t seed) {
-  std::vector<std::byte> v(n);
-  for (std::size_t i = 0; i < n; ++i) v[i] = pattern_byte(seed, i);
-  return v;
-}
-
-/// Every readable byte of a chain, through its reader.
-template <typename Chain>
-[[nodiscard]] std::vector<std::byte> read_all(const Chain& c) {
-  auto r = c.reader();
-  std::vector<std::byte> out(r.remaining());
-  REQUIRE(r.read(out).has_value());
-  CHECK(r.remaining() == 0);
-  return out;
-}
-/// Write `data` into the chain's writable part; returns the writer's written().
-template <typename Chain>
-std::uint32_t write_all(const Chain& c, const_bytes data) {
-  auto w = c.writer();
-  REQUIRE(w.write(data).has_value());
-  return w.written();
 }
 
 /// How one queue is built: size, negotiated features, indirect pool, data arena.
@@ -243,12 +193,7 @@ class harness_base {
 
   // ---- the device ------------------------------------------------------------------------------
 
-  chain pop_ok() {
-    auto r = d_.pop();
-    REQUIRE(r.has_value());
-    REQUIRE(!r->empty());
-    return *r;
-  }
+  chain pop_ok() { return vireo_ring_common::pop_ok(d_); }
   [[nodiscard]] std::uint16_t available() {
     auto a = d_.available();
     REQUIRE(a.has_value());
@@ -273,10 +218,7 @@ class harness_base {
 
   // ---- memory ----------------------------------------------------------------------------------
 
-  [[nodiscard]] std::vector<std::byte> snapshot() {
-    const bytes h = m_.memory().host();
-    return {h.begin(), h.end()};
-  }
+  [[nodiscard]] std::vector<std::byte> snapshot() { return vireo_ring_common::snapshot(m_); }
   [[nodiscard]] std::vector<std::byte> bytes_at(gpa g, std::size_t len) {
     const bytes h = m_.host(g, len);
     return {h.begin(), h.end()};
@@ -302,12 +244,7 @@ class harness_base {
   [[nodiscard]] pos advance(pos p, std::int64_t k) const { return Self::advance_in(p, k, size()); }
 
   static typename Mock::options mock_options(const options& o) {
-    typename Mock::options mo;
-    mo.size = o.size;
-    mo.features = o.features;
-    mo.indirect_entries = o.indirect_entries;
-    mo.data_bytes = o.data_bytes;
-    return mo;
+    return vireo_ring_common::mock_options<Mock>(o.size, o.features, o.indirect_entries, o.data_bytes);
   }
 
   Mock m_;

@@ -39,12 +39,7 @@ constexpr pos first_pos = 0x8000;  // slot 0, wrap counter 1 (§2.8.1)
 
 [[nodiscard]] mock::options popts(std::uint16_t size, feature_set f = {}, std::uint16_t indirect_entries = 0,
                                   std::size_t data_bytes = std::size_t{1} << 16) {
-  mock::options o;
-  o.size = size;
-  o.features = f;
-  o.indirect_entries = indirect_entries;
-  o.data_bytes = data_bytes;
-  return o;
+  return mock_options<mock>(size, f, indirect_entries, data_bytes);
 }
 
 [[nodiscard]] pos adv(pos p, std::int64_t k, std::uint16_t n) { return packed_harness::advance_in(p, k, n); }
@@ -55,27 +50,10 @@ struct rig {
   mock m;
   device d;
 
-  chain pop_ok() {
-    auto c = d.pop();
-    REQUIRE(c.has_value());
-    REQUIRE(!c->empty());
-    return *c;
-  }
-  used_buffer reclaim_ok() {
-    auto u = m.driver().reclaim();
-    REQUIRE(u.has_value());
-    REQUIRE(u->has_value());
-    return **u;
-  }
-  std::vector<buffer> bufs(std::size_t count, std::uint32_t len) {
-    std::vector<buffer> v;
-    for (std::size_t i = 0; i < count; ++i) v.push_back({m.alloc(len), len});
-    return v;
-  }
-  std::vector<std::byte> snapshot() {
-    const bytes h = m.memory().host();
-    return {h.begin(), h.end()};
-  }
+  chain pop_ok() { return vireo_ring_common::pop_ok(d); }
+  used_buffer reclaim_ok() { return vireo_ring_common::reclaim_ok(m); }
+  std::vector<buffer> bufs(std::size_t count, std::uint32_t len) { return vireo_ring_common::bufs(m, count, len); }
+  std::vector<std::byte> snapshot() { return vireo_ring_common::snapshot(m); }
   std::size_t offset_of(gpa g) const { return static_cast<std::size_t>(g.raw() - m.opts().base.raw()); }
   std::size_t slot_offset(std::uint16_t slot) const { return offset_of(m.config().desc_table) + 16u * slot; }
 };
@@ -180,19 +158,6 @@ struct joiner {
     stop.store(true);
     if (thread.joinable()) thread.join();
   }
-};
-
-/// Guest RAM laid out by hand: 16-aligned, zero-filled.
-class ram {
- public:
-  explicit ram(std::size_t n) : store_((n + 15) / 16) {}
-  [[nodiscard]] bytes view() { return {reinterpret_cast<std::byte*>(store_.data()), store_.size() * 16}; }
-
- private:
-  struct alignas(16) chunk {
-    std::byte b[16];
-  };
-  std::vector<chunk> store_;
 };
 
 }  // namespace
