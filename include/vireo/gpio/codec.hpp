@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // Typed encode and decode of virtio GPIO messages (virtio §5.18.4, §5.18.6, §5.18.7) for both
 // sides: the device decodes requests and encodes responses, the driver the other way round.
+// The device's per-request calls (read_request, decode_request, validate_request,
+// encode_response) are always inlined: GCC 12 keeps them out of line otherwise, and a GET_VALUE
+// served by gpio::device then takes 2.4 times as long (bench_devices, docs/benchmarks.md).
 #pragma once
 
 #include <concepts>
@@ -212,7 +215,8 @@ static_assert(sizeof(request) <= 6 && std::is_trivially_copyable_v<request>);
 /// GET_VALUE, and `gpio` and `value` of GET_LINE_NAMES (Linux always sends 0 there).
 /// Errors: gpio_unknown_type, gpio_bad_direction, gpio_bad_value, gpio_bad_irq_type
 /// (§5.18.6.2-6), gpio_reserved_nonzero. The type is checked first, then the value.
-[[nodiscard]] constexpr result<request> decode_request(const wire::request& raw) noexcept {
+[[nodiscard]] VIREO_ALWAYS_INLINE constexpr result<request>
+decode_request(const wire::request& raw) noexcept {
   const std::uint16_t type = raw.type.get();
   const std::uint16_t gpio = raw.gpio.get();
   const std::uint32_t value = raw.value.get();
@@ -244,7 +248,7 @@ static_assert(sizeof(request) <= 6 && std::is_trivially_copyable_v<request>);
 /// ngpio), SET_IRQ_TYPE only with VIRTIO_GPIO_F_IRQ (§5.18.6.6, a driver MUST NOT otherwise:
 /// GD5), GET_LINE_NAMES only when the device has names (gpio_names_size != 0, §5.18.6.1).
 /// Errors: gpio_irq_not_negotiated, gpio_line_out_of_range, gpio_names_unsupported.
-[[nodiscard]] constexpr result<void> validate_request(const request& r,
+[[nodiscard]] VIREO_ALWAYS_INLINE constexpr result<void> validate_request(const request& r,
                                                       const device_params& p) noexcept {
   switch (r.type()) {
     case msg_type::get_line_names:
@@ -261,7 +265,7 @@ static_assert(sizeof(request) <= 6 && std::is_trivially_copyable_v<request>);
 }
 
 /// decode_request() then validate_request().
-[[nodiscard]] constexpr result<request> decode_request(const wire::request& raw,
+[[nodiscard]] VIREO_ALWAYS_INLINE constexpr result<request> decode_request(const wire::request& raw,
                                                        const device_params& p) noexcept {
   auto r = decode_request(raw);
   if (!r) return r;
@@ -276,7 +280,7 @@ static_assert(sizeof(request) <= 6 && std::is_trivially_copyable_v<request>);
 /// June 2021 draft sent 5 bytes), so both are refused.
 /// Errors: gpio_request_size, or the reader's memory error. Nothing is read on gpio_request_size.
 template <byte_input R>
-[[nodiscard]] result<wire::request> read_request(R&& src) noexcept {
+[[nodiscard]] VIREO_ALWAYS_INLINE result<wire::request> read_request(R&& src) noexcept {
   if (src.remaining() != sizeof(wire::request)) return errc::gpio_request_size;
   wire::request raw;
   VIREO_TRY(src.read(as_writable_bytes_of(raw)));
@@ -343,7 +347,8 @@ template <typename W>
 /// Errors: gpio_response_too_short, invalid_argument (st is not ok or err), the writer's memory
 /// error (the bytes written are then unknown: complete the chain with used length 0).
 template <byte_output W>
-[[nodiscard]] result<std::uint32_t> encode_response(W&& w, status st, std::uint8_t value) noexcept {
+[[nodiscard]] VIREO_ALWAYS_INLINE result<std::uint32_t>
+encode_response(W&& w, status st, std::uint8_t value) noexcept {
   if (!is_status(static_cast<std::uint8_t>(st))) return errc::invalid_argument;
   if (w.remaining() < sizeof(wire::response)) return errc::gpio_response_too_short;
   const wire::response r{static_cast<std::uint8_t>(st), value};

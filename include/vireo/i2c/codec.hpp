@@ -241,7 +241,7 @@ class request {
   /// Errors: i2c_read_incomplete (OK for a read before all of read_data() was written or
   /// skipped; nothing written), invalid_argument (already completed), or the memory model's
   /// error (complete the chain with used length 0 then). Precondition: `s` is ok or err.
-  [[nodiscard]] result<std::uint32_t> complete(status s) noexcept {
+  [[nodiscard]] VIREO_ALWAYS_INLINE result<std::uint32_t> complete(status s) noexcept {
     VIREO_ASSERT(s == status::ok || s == status::err);
     if (status_.remaining() != 1) return errc::invalid_argument;
     if (is_read()) {
@@ -277,7 +277,8 @@ class request {
 /// Errors: i2c_header_too_short (fewer than 8 readable bytes; `rd` is left as it was), or the
 /// memory model's error for a segment it cannot read.
 template <guest_memory Memory>
-[[nodiscard]] result<out_hdr> read_out_header(chain::reader<Memory>& rd) noexcept {
+[[nodiscard]] VIREO_ALWAYS_INLINE result<out_hdr>
+read_out_header(chain::reader<Memory>& rd) noexcept {
   if (rd.remaining() < sizeof(out_hdr)) return errc::i2c_header_too_short;
   return rd.template read_obj<out_hdr>();
 }
@@ -302,7 +303,7 @@ template <guest_memory Memory>
 /// Touches no guest memory (only the cursors move). On an error, complete the chain with
 /// reject_request().
 template <guest_memory Memory>
-[[nodiscard]] result<request<Memory>> decode_request(const out_hdr& hdr,
+[[nodiscard]] VIREO_ALWAYS_INLINE result<request<Memory>> decode_request(const out_hdr& hdr,
                                                      chain::reader<Memory> rest,
                                                      chain::writer<Memory> wr,
                                                      const decode_options& opt) noexcept {
@@ -346,7 +347,7 @@ struct parsed_request {
 /// read_out_header() then decode_request() over a popped chain's readable and writable parts.
 /// On an error, complete the chain with reject_request() and record its link in its group.
 template <guest_memory Memory>
-[[nodiscard]] parsed_request<Memory> parse_request(chain::reader<Memory> rd,
+[[nodiscard]] VIREO_ALWAYS_INLINE parsed_request<Memory> parse_request(chain::reader<Memory> rd,
                                                    chain::writer<Memory> wr,
                                                    const decode_options& opt) noexcept {
   auto hdr = read_out_header(rd);
@@ -354,7 +355,7 @@ template <guest_memory Memory>
   return {decode_request(*hdr, rd, wr, opt), link_of(*hdr)};
 }
 template <guest_memory Memory, std::size_t MaxSegments>
-[[nodiscard]] parsed_request<Memory> parse_request(
+[[nodiscard]] VIREO_ALWAYS_INLINE parsed_request<Memory> parse_request(
     const chain::descriptor_chain<Memory, MaxSegments>& c, const decode_options& opt) noexcept {
   return parse_request(c.reader(), c.writer(), opt);
 }
