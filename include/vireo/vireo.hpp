@@ -63,3 +63,11 @@
 #include "vireo/i2c/sim/register_map.hpp"
 #include "vireo/i2c/sim/target.hpp"
 #include "vireo/i2c/wire.hpp"
+
+#include "vireo/vhost_user/encode.hpp"
+#include "vireo/vhost_user/features.hpp"
+#include "vireo/vhost_user/header.hpp"
+#include "vireo/vhost_user/message.hpp"
+#include "vireo/vhost_user/payloads.hpp"
+#include "vireo/vhost_user/reply.hpp"
+#include "vireo/vhost_user/requests.hpp"

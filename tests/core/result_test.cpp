@@ -56,6 +56,14 @@ constexpr errc all_errc[] = {
     errc::i2c_message_failed,   errc::i2c_transfer_too_large,  errc::i2c_no_free_slot,
     errc::i2c_timeout,          errc::i2c_bounce_exhausted,    errc::i2c_group_too_long,
     errc::i2c_transfer_incomplete, errc::i2c_address_in_use,  errc::i2c_bus_full,
+    // vhost-user (6xx)
+    errc::vhost_header_truncated, errc::vhost_payload_too_large, errc::vhost_bad_version,
+    errc::vhost_reserved_flags, errc::vhost_frame_length, errc::vhost_reply_flag_on_request,
+    errc::vhost_bad_reply_flags, errc::vhost_reply_mismatch, errc::vhost_unknown_request,
+    errc::vhost_payload_size, errc::vhost_missing_fd, errc::vhost_unexpected_fd,
+    errc::vhost_reserved_nonzero, errc::vhost_region_count, errc::vhost_zero_size,
+    errc::vhost_range_overflow, errc::vhost_vring_index, errc::vhost_bad_value,
+    errc::vhost_config_range, errc::vhost_reply_not_expected,
     // host back-ends (8xx)
     errc::host_no_device,       errc::host_permission_denied,  errc::host_busy,
     errc::host_not_supported,   errc::host_rejected,           errc::host_io_error,
@@ -64,7 +72,9 @@ constexpr errc all_errc[] = {
     errc::host_gpio_line_name_ambiguous, errc::host_gpio_line_out_of_range,
     errc::host_gpio_line_duplicate, errc::host_gpio_too_many_lines,
     errc::host_gpio_line_released, errc::host_gpio_line_not_output,
-    errc::host_gpio_edge_on_output,
+    errc::host_gpio_edge_on_output, errc::host_disconnected,  errc::host_truncated,
+    errc::host_too_many_fds,    errc::host_control_truncated,  errc::host_no_listener,
+    errc::host_address_in_use,
 };
 
 // A type that counts its live instances, so leaks and double destroys show up as a wrong count.

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 // A recording, scripted stand-in for linux_host::real_sys: every call is recorded with a deep
 // copy of its argument as it was at call time (the i2c_msg array and write bytes of I2C_RDWR,
-// the SMBus data, the GPIO structs), and answered by the next scripted step, which checks the
-// call's kind, request and fd. close() is always answered (0), so destructors need no script.
+// the SMBus data, the GPIO structs, the bytes and descriptors of a sendmsg), and answered by the
+// next scripted step, which checks the call's kind, request and fd. close() is always answered
+// (0), so destructors need no script.
 // Test code: heap and std::function are fine here.
 #pragma once
 
@@ -12,6 +13,9 @@
 #include <linux/i2c.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -34,7 +38,10 @@ namespace vireo_linux_test {
 using vireo::errc;
 using vireo_test::err;
 
-enum class call_kind { open, close, ioctl, ioctl_value, read, poll, fcntl };
+enum class call_kind {
+  open, close, ioctl, ioctl_value, read, poll, fcntl,
+  socket, socketpair, bind, listen, accept4, connect, sendmsg, recvmsg, unlink, lstat
+};
 
 /// One message of a recorded I2C_RDWR: the i2c_msg fields, and the bytes of a write.
 struct rdwr_msg {
@@ -47,8 +54,8 @@ struct rdwr_msg {
 
 struct call {
   call_kind kind = call_kind::open;
-  std::string path;  ///< open
-  int flags = 0;     ///< open
+  std::string path;  ///< open, unlink, lstat; bind and connect: sun_path
+  int flags = 0;     ///< open; accept4; sendmsg and recvmsg: MSG_* flags; listen: backlog
   int fd = -1;
   unsigned long request = 0;   ///< ioctl, ioctl_value
   unsigned long value = 0;     ///< ioctl_value
@@ -61,6 +68,12 @@ struct call {
   std::size_t len = 0;                        ///< read
   int cmd = 0;                                ///< fcntl
   int cmd_arg = 0;                            ///< fcntl
+  int domain = 0;                             ///< socket, socketpair
+  int type = 0;                               ///< socket, socketpair (SOCK_* | flags)
+  std::vector<std::byte> data;                ///< sendmsg: the bytes of every iovec, in order
+  std::vector<int> sent_fds;                  ///< sendmsg: the SCM_RIGHTS descriptors
+  std::size_t capacity = 0;                   ///< recvmsg: total iovec length
+  std::size_t control_len = 0;                ///< recvmsg: msg_controllen
 
   /// The sized ioctl argument as a T (it must have been recorded with exactly that size).
   template <typename T>
@@ -211,8 +224,112 @@ struct fake_sys {
     c.cmd_arg = arg;
     return static_cast<int>(k->dispatch(std::move(c), nullptr));
   }
+  int socket(int domain, int type, int protocol) noexcept {
+    (void)protocol;
+    call c;
+    c.kind = call_kind::socket;
+    c.domain = domain;
+    c.type = type;
+    return static_cast<int>(k->dispatch(std::move(c), nullptr));
+  }
+  /// The step's effect writes the pair through `arg` (an int[2]).
+  int socketpair(int domain, int type, int protocol, int* pair) noexcept {
+    (void)protocol;
+    call c;
+    c.kind = call_kind::socketpair;
+    c.domain = domain;
+    c.type = type;
+    return static_cast<int>(k->dispatch(std::move(c), pair));
+  }
+  int bind(int fd, const sockaddr* addr, socklen_t len) noexcept {
+    call c;
+    c.kind = call_kind::bind;
+    c.fd = fd;
+    c.path = sun_path_of(addr, len);
+    return static_cast<int>(k->dispatch(std::move(c), nullptr));
+  }
+  int listen(int fd, int backlog) noexcept {
+    call c;
+    c.kind = call_kind::listen;
+    c.fd = fd;
+    c.flags = backlog;
+    return static_cast<int>(k->dispatch(std::move(c), nullptr));
+  }
+  int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) noexcept {
+    (void)addr;
+    (void)len;
+    call c;
+    c.kind = call_kind::accept4;
+    c.fd = fd;
+    c.flags = flags;
+    return static_cast<int>(k->dispatch(std::move(c), nullptr));
+  }
+  int connect(int fd, const sockaddr* addr, socklen_t len) noexcept {
+    call c;
+    c.kind = call_kind::connect;
+    c.fd = fd;
+    c.path = sun_path_of(addr, len);
+    return static_cast<int>(k->dispatch(std::move(c), nullptr));
+  }
+  ssize_t sendmsg(int fd, const msghdr* msg, int flags) noexcept {
+    call c;
+    c.kind = call_kind::sendmsg;
+    c.fd = fd;
+    c.flags = flags;
+    for (std::size_t i = 0; i < msg->msg_iovlen; ++i) {
+      const auto* p = static_cast<const std::byte*>(msg->msg_iov[i].iov_base);
+      c.data.insert(c.data.end(), p, p + msg->msg_iov[i].iov_len);
+    }
+    if (msg->msg_controllen > 0) {
+      for (const cmsghdr* h = CMSG_FIRSTHDR(msg); h != nullptr;
+           h = CMSG_NXTHDR(const_cast<msghdr*>(msg), const_cast<cmsghdr*>(h))) {
+        if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+        const std::size_t n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (std::size_t i = 0; i < n; ++i) {
+          int v = -1;
+          std::memcpy(&v, CMSG_DATA(h) + i * sizeof(int), sizeof(int));
+          c.sent_fds.push_back(v);
+        }
+      }
+    }
+    return static_cast<ssize_t>(k->dispatch(std::move(c), const_cast<msghdr*>(msg)));
+  }
+  /// The step's effect fills the msghdr (arg): see recv_step below.
+  ssize_t recvmsg(int fd, msghdr* msg, int flags) noexcept {
+    call c;
+    c.kind = call_kind::recvmsg;
+    c.fd = fd;
+    c.flags = flags;
+    for (std::size_t i = 0; i < msg->msg_iovlen; ++i) c.capacity += msg->msg_iov[i].iov_len;
+    c.control_len = msg->msg_controllen;
+    return static_cast<ssize_t>(k->dispatch(std::move(c), msg));
+  }
+  int unlink(const char* path) noexcept {
+    call c;
+    c.kind = call_kind::unlink;
+    c.path = path;
+    return static_cast<int>(k->dispatch(std::move(c), nullptr));
+  }
+  /// The step's effect fills the struct stat (arg).
+  int lstat(const char* path, struct stat* st) noexcept {
+    call c;
+    c.kind = call_kind::lstat;
+    c.path = path;
+    return static_cast<int>(k->dispatch(std::move(c), st));
+  }
+
+ private:
+  static std::string sun_path_of(const sockaddr* addr, socklen_t len) {
+    if (addr == nullptr || addr->sa_family != AF_UNIX) return {};
+    const auto* un = reinterpret_cast<const sockaddr_un*>(addr);
+    const std::size_t max = len > offsetof(sockaddr_un, sun_path)
+                                ? len - offsetof(sockaddr_un, sun_path)
+                                : 0;
+    return std::string{un->sun_path, strnlen(un->sun_path, std::min(max, sizeof(un->sun_path)))};
+  }
 };
 static_assert(vireo::linux_host::sys_api<fake_sys>);
+static_assert(vireo::linux_host::socket_sys_api<fake_sys>);
 
 // ---- Script steps -------------------------------------------------------------------------------
 
@@ -316,5 +433,49 @@ inline step read_event(int fd, std::uint64_t timestamp, std::uint32_t id, std::u
           }};
 }
 inline step read_fail(int fd, int e) { return {call_kind::read, std::nullopt, fd, -e, {}}; }
+
+// sockets
+/// A socket call of `kind` returning `ret` (a descriptor, 0, or -errno) and doing nothing else.
+inline step sock_ret(call_kind kind, long ret, std::optional<int> fd = std::nullopt) {
+  return {kind, std::nullopt, fd, ret, {}};
+}
+/// recvmsg delivering `data` (which must fit the caller's iovecs) with `fds` as one SCM_RIGHTS
+/// message (as many as fit the caller's control buffer, MSG_CTRUNC when not all do, as the
+/// kernel does), plus `extra_flags` in msg_flags.
+inline step recv_step(int fd, std::vector<std::byte> data, std::vector<int> fds = {},
+                      int extra_flags = 0) {
+  return {call_kind::recvmsg, std::nullopt, fd, static_cast<long>(data.size()),
+          [data, fds, extra_flags](void* arg, const call& c) {
+            auto* msg = static_cast<msghdr*>(arg);
+            REQUIRE(c.capacity >= data.size());
+            std::size_t done = 0;
+            for (std::size_t i = 0; i < msg->msg_iovlen && done < data.size(); ++i) {
+              const std::size_t n = std::min(msg->msg_iov[i].iov_len, data.size() - done);
+              std::memcpy(msg->msg_iov[i].iov_base, data.data() + done, n);
+              done += n;
+            }
+            msg->msg_flags = extra_flags;
+            const std::size_t room = msg->msg_controllen >= CMSG_LEN(0)
+                                         ? (msg->msg_controllen - CMSG_LEN(0)) / sizeof(int)
+                                         : 0;
+            const std::size_t n = std::min(room, fds.size());
+            if (n < fds.size()) msg->msg_flags |= MSG_CTRUNC;
+            if (n == 0) {
+              msg->msg_controllen = 0;
+              return;
+            }
+            cmsghdr* h = CMSG_FIRSTHDR(msg);
+            h->cmsg_level = SOL_SOCKET;
+            h->cmsg_type = SCM_RIGHTS;
+            h->cmsg_len = CMSG_LEN(n * sizeof(int));
+            std::memcpy(CMSG_DATA(h), fds.data(), n * sizeof(int));
+            msg->msg_controllen = CMSG_SPACE(n * sizeof(int));
+          }};
+}
+inline step recv_fail(int fd, int e) { return {call_kind::recvmsg, std::nullopt, fd, -e, {}}; }
+/// sendmsg accepting `accepted` bytes (the call records what was offered).
+inline step send_step(int fd, long accepted) {
+  return {call_kind::sendmsg, std::nullopt, fd, accepted, {}};
+}
 
 }  // namespace vireo_linux_test

@@ -121,6 +121,28 @@ enum class errc : std::uint16_t {
   i2c_address_in_use = 521, ///< a simulated target is already attached at this address
   i2c_bus_full = 522, ///< the simulated bus has no room for another target
 
+  // vhost-user (6xx)
+  vhost_header_truncated = 600, ///< fewer than 12 bytes where a message header must be
+  vhost_payload_too_large = 601, ///< header size above the configured payload cap (§1.2, rule B3)
+  vhost_bad_version = 602, ///< flags bits 0-1 are not version 1 (rule B2)
+  vhost_reserved_flags = 603, ///< flags bits 4-31 set (rule B2)
+  vhost_frame_length = 604, ///< the buffer is not exactly 12 + header.size bytes
+  vhost_reply_flag_on_request = 605, ///< REPLY set on a request (rule B2)
+  vhost_bad_reply_flags = 606, ///< reply flags are not exactly 0x5 (§1.1)
+  vhost_reply_mismatch = 607, ///< a reply names another request than the one awaited (rule F5)
+  vhost_unknown_request = 608, ///< request code not defined on this channel (rule B5)
+  vhost_payload_size = 609, ///< payload size wrong for the request type (rule B4)
+  vhost_missing_fd = 610, ///< fewer fds than the message requires (rule B6)
+  vhost_unexpected_fd = 611, ///< more fds than the message takes (rule B6)
+  vhost_reserved_nonzero = 612, ///< a padding field or reserved bit that must be 0 is not
+  vhost_region_count = 613, ///< memory table with 0 or more than 8 regions
+  vhost_zero_size = 614, ///< a size or count the spec needs non-zero is 0
+  vhost_range_overflow = 615, ///< start + size of an address range wraps past 2^64
+  vhost_vring_index = 616, ///< vring index at or above the number of queues (rule B14)
+  vhost_bad_value = 617, ///< a field holds a value outside its defined set
+  vhost_config_range = 618, ///< config offset + size beyond the 256-byte config space
+  vhost_reply_not_expected = 619, ///< a reply to a message that gets none (rule B8)
+
   // host back-ends (8xx)
   host_no_device = 800,      ///< host device node or adapter does not exist (ENOENT, ENODEV, ENXIO)
   host_permission_denied = 801, ///< the host refused access (EACCES, EPERM)
@@ -141,6 +163,12 @@ enum class errc : std::uint16_t {
   host_gpio_line_released = 816, ///< the host line is not requested (direction none)
   host_gpio_line_not_output = 817, ///< a value set on a host line that is not an output
   host_gpio_edge_on_output = 818, ///< edge detection on an output line (kernel: inputs only)
+  host_disconnected = 819,   ///< the peer closed the connection between messages (EOF, EPIPE, ECONNRESET)
+  host_truncated = 820,      ///< the connection ended inside a message (vhost-user §1.1 framing)
+  host_too_many_fds = 821,   ///< more descriptors than one message may carry (vhost-user §1.3)
+  host_control_truncated = 822, ///< recvmsg set MSG_CTRUNC: descriptors were lost (vhost-user §1.3)
+  host_no_listener = 823,    ///< nothing listens on the socket path (ENOENT, ECONNREFUSED)
+  host_address_in_use = 824, ///< the socket path is taken: a live listener, or not a socket
 };
 
 /// A short, stable, human-readable description of `e` (never empty).
@@ -243,6 +271,27 @@ enum class errc : std::uint16_t {
     case errc::i2c_transfer_incomplete: return "i2c bus did not complete every message";
     case errc::i2c_address_in_use: return "an i2c target is already attached at this address";
     case errc::i2c_bus_full: return "the simulated i2c bus has no room for another target";
+    // vhost-user (6xx)
+    case errc::vhost_header_truncated: return "vhost-user message header is truncated";
+    case errc::vhost_payload_too_large: return "vhost-user payload size exceeds the configured maximum";
+    case errc::vhost_bad_version: return "vhost-user message version is not 1";
+    case errc::vhost_reserved_flags: return "vhost-user message sets reserved flag bits";
+    case errc::vhost_frame_length: return "vhost-user buffer length does not match the header size";
+    case errc::vhost_reply_flag_on_request: return "vhost-user request has the REPLY flag set";
+    case errc::vhost_bad_reply_flags: return "vhost-user reply flags are not exactly 0x5";
+    case errc::vhost_reply_mismatch: return "vhost-user reply is for another request";
+    case errc::vhost_unknown_request: return "unknown vhost-user request code";
+    case errc::vhost_payload_size: return "vhost-user payload size is wrong for the request";
+    case errc::vhost_missing_fd: return "vhost-user message lacks a required file descriptor";
+    case errc::vhost_unexpected_fd: return "vhost-user message carries an unexpected file descriptor";
+    case errc::vhost_reserved_nonzero: return "vhost-user reserved field or bit is not zero";
+    case errc::vhost_region_count: return "vhost-user memory table region count is 0 or above 8";
+    case errc::vhost_zero_size: return "vhost-user size or count field is zero";
+    case errc::vhost_range_overflow: return "vhost-user address range overflows 64 bits";
+    case errc::vhost_vring_index: return "vhost-user vring index out of range";
+    case errc::vhost_bad_value: return "vhost-user field value is undefined";
+    case errc::vhost_config_range: return "vhost-user config range exceeds 256 bytes";
+    case errc::vhost_reply_not_expected: return "vhost-user reply to a message that expects none";
     // host back-ends (8xx)
     case errc::host_no_device: return "host device or adapter does not exist";
     case errc::host_permission_denied: return "host refused access to the device";
@@ -263,6 +312,12 @@ enum class errc : std::uint16_t {
     case errc::host_gpio_line_released: return "host gpio line is not requested";
     case errc::host_gpio_line_not_output: return "host gpio line is not an output";
     case errc::host_gpio_edge_on_output: return "edge detection requested on an output gpio line";
+    case errc::host_disconnected: return "peer closed the connection";
+    case errc::host_truncated: return "connection ended inside a message";
+    case errc::host_too_many_fds: return "more file descriptors than one message may carry";
+    case errc::host_control_truncated: return "received control data was truncated";
+    case errc::host_no_listener: return "nothing listens on the socket path";
+    case errc::host_address_in_use: return "socket path is in use";
   }
   return "unknown error";
 }

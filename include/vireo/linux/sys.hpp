@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
-// The thin system-call layer under the Linux host back-ends: open/close/ioctl/read/poll/fcntl as
-// a substitutable type, so that tests run the back-ends against a recording fake (no devices).
+// The thin system-call layer under the Linux host back-ends: open/close/ioctl/read/poll/fcntl and
+// the AF_UNIX socket calls as a substitutable type, so that tests run the back-ends against a
+// recording fake (no devices, scripted partial reads and failures).
 #pragma once
 
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -39,6 +42,26 @@ concept sys_api = requires(S& sys, const char* path, int fd, int flags, unsigned
   { sys.fcntl(fd, flags, flags) } noexcept -> std::same_as<int>;
 };
 
+/// What a socket transport needs on top of sys_api (the vhost-user channel and the UNIX socket
+/// helpers). A separate concept, so that the device back-ends' models need no socket calls.
+template <typename S>
+concept socket_sys_api =
+    sys_api<S> && requires(S& sys, const char* path, int fd, int flags, int* pair,
+                           const sockaddr* addr, sockaddr* addr_out, socklen_t addr_len,
+                           socklen_t* addr_len_out, const msghdr* out, msghdr* in,
+                           struct stat* st) {
+      { sys.socket(flags, flags, flags) } noexcept -> std::same_as<int>;  ///< domain, type, protocol
+      { sys.socketpair(flags, flags, flags, pair) } noexcept -> std::same_as<int>;  ///< int[2]
+      { sys.bind(fd, addr, addr_len) } noexcept -> std::same_as<int>;
+      { sys.listen(fd, flags) } noexcept -> std::same_as<int>;           ///< flags = backlog
+      { sys.accept4(fd, addr_out, addr_len_out, flags) } noexcept -> std::same_as<int>;
+      { sys.connect(fd, addr, addr_len) } noexcept -> std::same_as<int>;
+      { sys.sendmsg(fd, out, flags) } noexcept -> std::same_as<ssize_t>;
+      { sys.recvmsg(fd, in, flags) } noexcept -> std::same_as<ssize_t>;
+      { sys.unlink(path) } noexcept -> std::same_as<int>;
+      { sys.lstat(path, st) } noexcept -> std::same_as<int>;
+    };
+
 /// The real system calls (glibc wrappers), errno turned into a negative return value.
 struct real_sys {
   static int open(const char* path, int flags) noexcept {
@@ -67,8 +90,41 @@ struct real_sys {
     const int r = ::fcntl(fd, cmd, arg);
     return r < 0 ? -errno : r;
   }
+  static int socket(int domain, int type, int protocol) noexcept {
+    const int r = ::socket(domain, type, protocol);
+    return r < 0 ? -errno : r;
+  }
+  static int socketpair(int domain, int type, int protocol, int* pair) noexcept {
+    return ::socketpair(domain, type, protocol, pair) < 0 ? -errno : 0;
+  }
+  static int bind(int fd, const sockaddr* addr, socklen_t len) noexcept {
+    return ::bind(fd, addr, len) < 0 ? -errno : 0;
+  }
+  static int listen(int fd, int backlog) noexcept {
+    return ::listen(fd, backlog) < 0 ? -errno : 0;
+  }
+  static int accept4(int fd, sockaddr* addr, socklen_t* len, int flags) noexcept {
+    const int r = ::accept4(fd, addr, len, flags);
+    return r < 0 ? -errno : r;
+  }
+  static int connect(int fd, const sockaddr* addr, socklen_t len) noexcept {
+    return ::connect(fd, addr, len) < 0 ? -errno : 0;
+  }
+  static ssize_t sendmsg(int fd, const msghdr* msg, int flags) noexcept {
+    const ssize_t r = ::sendmsg(fd, msg, flags);
+    return r < 0 ? -static_cast<ssize_t>(errno) : r;
+  }
+  static ssize_t recvmsg(int fd, msghdr* msg, int flags) noexcept {
+    const ssize_t r = ::recvmsg(fd, msg, flags);
+    return r < 0 ? -static_cast<ssize_t>(errno) : r;
+  }
+  static int unlink(const char* path) noexcept { return ::unlink(path) < 0 ? -errno : 0; }
+  static int lstat(const char* path, struct stat* st) noexcept {
+    return ::lstat(path, st) < 0 ? -errno : 0;
+  }
 };
 static_assert(sys_api<real_sys>);
+static_assert(socket_sys_api<real_sys>);
 
 /// The errc for a failed system call's errno. The kernel's codes are coarse, and several calls
 /// share them, so each back-end documents what a code means for its own calls.
