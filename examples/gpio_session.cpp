@@ -17,6 +17,8 @@
 
 #include <fmt/format.h>
 
+#include "guest_ram_plan.hpp"
+
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -46,37 +48,8 @@ constexpr std::uint16_t packed_size = 12;  // packed: any size (§2.8)
 constexpr gpa ram_base{0x8000'0000};       // guest addresses are not host offsets
 alignas(64) std::array<std::byte, 4096> guest_ram{};
 
-/// Hands out aligned pieces of guest RAM, front to back.
-class ram_planner {
- public:
-  gpa take(std::size_t bytes, std::size_t align) {
-    at_ = (at_ + align - 1) / align * align;
-    const gpa g = ram_base.offset(at_);
-    at_ += bytes;
-    return g;
-  }
-  [[nodiscard]] bool fits() const { return at_ <= guest_ram.size(); }
-
- private:
-  std::size_t at_ = 0;
-};
-
-/// Lay one virtqueue out: §2.7.1 (split: descriptor table, available ring, used ring) or
-/// §2.8.10.1 (packed: descriptor ring, driver and device event suppression structures).
-ring::queue_config plan_queue(ram_planner& ram, std::uint16_t size, const feature_set& f) {
-  if (ring::layout_of(f) == queue_layout::packed) {
-    namespace L = ring::packed_layout;
-    const gpa desc = ram.take(L::desc_ring_bytes(size), L::desc_align);
-    const gpa drv = ram.take(L::event_bytes, L::event_align);
-    const gpa dev = ram.take(L::event_bytes, L::event_align);
-    return {size, desc, drv, dev, f};
-  }
-  namespace L = ring::split_layout;
-  const gpa desc = ram.take(L::desc_table_bytes(size), L::desc_align);
-  const gpa avail = ram.take(L::avail_bytes(size), L::avail_align);
-  const gpa used = ram.take(L::used_bytes(size), L::used_align);
-  return {size, desc, avail, used, f};
-}
+using example::plan_queue;
+using example::ram_planner;
 
 // ---- The chip and the two sides' types ------------------------------------------------------
 
@@ -174,7 +147,7 @@ int main(int argc, char** argv) {
   // negotiated just below, once the device exists.
   const feature_set ring_features = offered_ring & wanted;
   const std::uint16_t qsize = packed ? packed_size : split_size;
-  ram_planner plan;
+  ram_planner plan{ram_base, guest_ram.size()};
   const ring::queue_config rq_cfg = plan_queue(plan, qsize, ring_features);
   const ring::queue_config eq_cfg = plan_queue(plan, qsize, ring_features);
 

@@ -18,6 +18,8 @@
 
 #include <fmt/format.h>
 
+#include "guest_ram_plan.hpp"
+
 #include <algorithm>
 #include <array>
 #include <cstddef>
@@ -48,37 +50,8 @@ constexpr std::uint16_t indirect_entries = 3;  // per table: out_hdr, buf, in_hd
 constexpr gpa ram_base{0x8000'0000};           // guest addresses are not host offsets
 alignas(64) std::array<std::byte, 8192> guest_ram{};
 
-/// Hands out aligned pieces of guest RAM, front to back.
-class ram_planner {
- public:
-  gpa take(std::size_t bytes, std::size_t align) {
-    at_ = (at_ + align - 1) / align * align;
-    const gpa g = ram_base.offset(at_);
-    at_ += bytes;
-    return g;
-  }
-  [[nodiscard]] bool fits() const { return at_ <= guest_ram.size(); }
-
- private:
-  std::size_t at_ = 0;
-};
-
-/// Lay one virtqueue out: §2.7.1 (split: descriptor table, available ring, used ring) or
-/// §2.8.10.1 (packed: descriptor ring, driver and device event suppression structures).
-ring::queue_config plan_queue(ram_planner& ram, std::uint16_t size, const feature_set& f) {
-  if (ring::layout_of(f) == queue_layout::packed) {
-    namespace L = ring::packed_layout;
-    const gpa desc = ram.take(L::desc_ring_bytes(size), L::desc_align);
-    const gpa drv = ram.take(L::event_bytes, L::event_align);
-    const gpa dev = ram.take(L::event_bytes, L::event_align);
-    return {size, desc, drv, dev, f};
-  }
-  namespace L = ring::split_layout;
-  const gpa desc = ram.take(L::desc_table_bytes(size), L::desc_align);
-  const gpa avail = ram.take(L::avail_bytes(size), L::avail_align);
-  const gpa used = ram.take(L::used_bytes(size), L::used_align);
-  return {size, desc, avail, used, f};
-}
+using example::plan_queue;
+using example::ram_planner;
 
 /// The guest's own view of its RAM (for the hand-made request).
 std::span<std::byte> ram_at(gpa g, std::size_t len) {
@@ -202,7 +175,7 @@ int main(int argc, char** argv) {
 
   // ---- Guest memory, the requestq (both sides), the front-end's region ---------------------
   const std::uint16_t qsize = packed ? packed_size : split_size;
-  ram_planner plan;
+  ram_planner plan{ram_base, guest_ram.size()};
   const ring::queue_config cfg = plan_queue(plan, qsize, ring_features);
   const ring::indirect_pool pool{
       plan.take(indirect ? std::size_t{qsize} * indirect_entries * 16 : 0, 16),
