@@ -58,6 +58,15 @@ class any_driver_queue {
     return q_.visit([](auto& q) { return q.reclaim(); });
   }
   void disable_interrupts() noexcept { q_.visit([](auto& q) { q.disable_interrupts(); }); }
+  void set_used_len_mode(used_len_mode m) noexcept {
+    q_.visit([m](auto& q) { q.set_used_len_mode(m); });
+  }
+  [[nodiscard]] used_len_mode used_len_handling() const noexcept {
+    return q_.visit([](auto& q) { return q.used_len_handling(); });
+  }
+  [[nodiscard]] std::uint64_t clamped_used_lens() const noexcept {
+    return q_.visit([](auto& q) { return q.clamped_used_lens(); });
+  }
   [[nodiscard]] bool enable_interrupts() noexcept {
     return q_.visit([](auto& q) { return q.enable_interrupts(); });
   }

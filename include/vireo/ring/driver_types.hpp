@@ -30,6 +30,15 @@ enum class add_mode : std::uint8_t {
   indirect,
 };
 
+/// What a driver does with a used length above the buffer's writable bytes, which a device MUST
+/// NOT report (§2.7.8.2, §2.8.4).
+enum class used_len_mode : std::uint8_t {
+  strict,  ///< the device broke the protocol: the queue breaks (used_len_too_large)
+  clamp,   ///< take the writable length instead and count it (clamped_used_lens()): what a
+           ///< driver needs to work with such devices (rust-vmm's vhost-device-i2c reports
+           ///< 1 + len for a write); Linux's virtio_ring does not check the length at all
+};
+
 /// A buffer the device has completed.
 struct used_buffer {
   std::uint16_t id = 0;        ///< what add() returned (split: the head; packed: the buffer id)

@@ -107,6 +107,12 @@ class packed_driver {
   /// Ring slots not held by a buffer in flight.
   [[nodiscard]] std::uint16_t free_descriptors() const noexcept { return num_free_; }
   [[nodiscard]] std::uint16_t in_flight() const noexcept { return in_flight_; }
+  /// How reclaim() treats a used length above the buffer's writable bytes (default strict).
+  /// Kept across configure() and reset().
+  void set_used_len_mode(used_len_mode m) noexcept { used_len_mode_ = m; }
+  [[nodiscard]] used_len_mode used_len_handling() const noexcept { return used_len_mode_; }
+  /// Used lengths reclaim() clamped under used_len_mode::clamp.
+  [[nodiscard]] std::uint64_t clamped_used_lens() const noexcept { return clamped_used_lens_; }
 
   /// Make a list of `readable` then `writable` buffers available (§2.8.21.1) and publish it.
   /// A direct list takes one ring slot per buffer, an indirect one a single slot whose table
@@ -231,7 +237,8 @@ class packed_driver {
   /// descriptor may name the last buffer of a batch (§2.8.8): the buffers before it come back
   /// one per call, in submission order, with their whole writable length.
   /// Errors (each breaks the queue): used_id_out_of_range, used_id_not_in_flight,
-  /// used_len_too_large (above the list's writable bytes); queue_not_ready, queue_broken.
+  /// used_len_too_large (above the list's writable bytes, unless set_used_len_mode(clamp));
+  /// queue_not_ready, queue_broken.
   [[nodiscard]] result<std::optional<used_buffer>> reclaim() noexcept {
     if (VIREO_UNLIKELY(!ready_)) return broken_ ? errc::queue_broken : errc::queue_not_ready;
     if (batch_target_) {
@@ -248,10 +255,14 @@ class packed_driver {
                     // rewrite the slot at any time
     std::memcpy(&d, slot, packed_layout::desc_flags);
     const std::uint32_t id = d.id.get();
-    const std::uint32_t len = d.len.get();
+    std::uint32_t len = d.len.get();
     if (VIREO_UNLIKELY(id >= size_)) return fail(errc::used_id_out_of_range);
     if (VIREO_UNLIKELY(!ids_[id].in_flight)) return fail(errc::used_id_not_in_flight);
-    if (VIREO_UNLIKELY(len > ids_[id].writable_len)) return fail(errc::used_len_too_large);
+    if (VIREO_UNLIKELY(len > ids_[id].writable_len)) {
+      if (used_len_mode_ != used_len_mode::clamp) return fail(errc::used_len_too_large);
+      len = ids_[id].writable_len;
+      ++clamped_used_lens_;
+    }
     if (in_order_ && id != oldest_) {
       // §2.8.8: one used descriptor stands for every buffer up to `id`; the device skipped the
       // slots of all of them. `id` is in flight, so the walk ends within in_flight_ steps.
@@ -416,6 +427,8 @@ class packed_driver {
   bool used_wrap_ = true;         ///< wrap counter expected in the slot at last_used_
   bool event_idx_ = false;
   bool in_order_ = false;
+  used_len_mode used_len_mode_ = used_len_mode::strict;
+  std::uint64_t clamped_used_lens_ = 0;
   bool ready_ = false;
   bool broken_ = false;
   errc broken_reason_{};

@@ -97,6 +97,12 @@ class split_driver {
   [[nodiscard]] std::uint16_t size() const noexcept { return size_; }
   [[nodiscard]] std::uint16_t free_descriptors() const noexcept { return num_free_; }
   [[nodiscard]] std::uint16_t in_flight() const noexcept { return in_flight_; }
+  /// How reclaim() treats a used length above the buffer's writable bytes (default strict).
+  /// Kept across configure() and reset().
+  void set_used_len_mode(used_len_mode m) noexcept { used_len_mode_ = m; }
+  [[nodiscard]] used_len_mode used_len_handling() const noexcept { return used_len_mode_; }
+  /// Used lengths reclaim() clamped under used_len_mode::clamp.
+  [[nodiscard]] std::uint64_t clamped_used_lens() const noexcept { return clamped_used_lens_; }
 
   /// Make a chain of `readable` then `writable` buffers available (§2.7.13) and publish it.
   /// Returns the head, which reclaim() reports back with `user_data`.
@@ -174,7 +180,7 @@ class split_driver {
   /// stand for a batch (§2.7.9): the buffers before the named one come back one per call with
   /// their whole writable length. Errors (each breaks the queue): used_idx_jump (also when such a
   /// batch is longer than used.idx says), used_id_out_of_range, used_id_not_in_flight,
-  /// used_len_too_large; queue_not_ready, queue_broken.
+  /// used_len_too_large (unless set_used_len_mode(clamp)); queue_not_ready, queue_broken.
   [[nodiscard]] result<std::optional<used_buffer>> reclaim() noexcept {
     if (VIREO_UNLIKELY(!ready_)) return broken_ ? errc::queue_broken : errc::queue_not_ready;
     if (batch_target_) {
@@ -192,10 +198,14 @@ class split_driver {
     split_used_elem e;
     std::memcpy(&e, used_ + split_layout::used_ring(last_used_ & mask_), sizeof e);
     const std::uint32_t id = e.id.get();
-    const std::uint32_t len = e.len.get();
+    std::uint32_t len = e.len.get();
     if (VIREO_UNLIKELY(id >= size_)) return fail(errc::used_id_out_of_range);
     if (VIREO_UNLIKELY(!heads_[id].in_flight)) return fail(errc::used_id_not_in_flight);
-    if (VIREO_UNLIKELY(len > heads_[id].writable_len)) return fail(errc::used_len_too_large);
+    if (VIREO_UNLIKELY(len > heads_[id].writable_len)) {
+      if (used_len_mode_ != used_len_mode::clamp) return fail(errc::used_len_too_large);
+      len = heads_[id].writable_len;
+      ++clamped_used_lens_;
+    }
     if (in_order_ && id != oldest_) {
       // §2.7.9: the device advanced used.idx by the batch size. A batch longer than what it
       // published would have us retire buffers the device never completed.
@@ -352,6 +362,8 @@ class split_driver {
   std::uint16_t detach_next_ = 0;  ///< detach_unused(): next head to look at
   bool event_idx_ = false;
   bool in_order_ = false;
+  used_len_mode used_len_mode_ = used_len_mode::strict;
+  std::uint64_t clamped_used_lens_ = 0;
   bool ready_ = false;
   bool broken_ = false;
   errc broken_reason_{};
