@@ -209,17 +209,12 @@ class device {
 
   void take_chain(slot& s) noexcept {
     s.token = s.chain.token();
-    auto p = parse_request(s.chain, decode_opts());
+    // Decoded in place: the request's cursors stay where they are built (bench_devices).
+    const auto p = parse_request_into(s.req, s.chain, decode_opts());
     s.link = p.link;
     s.bounced = false;
-    if (p.req) {
-      s.req.emplace(std::move(*p.req));
-      s.error = errc{};
-    } else {
-      s.req.reset();
-      s.error = p.req.error();
-      ++stats_.malformed;
-    }
+    s.error = p.error;
+    if (p.error != errc{}) ++stats_.malformed;
   }
   /// A chain the ring consumed but refused (ring::*_device::rejected()): no segments, no header,
   /// so its link is unknown and it continues its group (fail closed, codec.hpp group_link).
