@@ -64,6 +64,10 @@
 #include "vireo/i2c/sim/target.hpp"
 #include "vireo/i2c/wire.hpp"
 
+#include "vireo/vhost_user/backend/device.hpp"
+#include "vireo/vhost_user/backend/memory_map.hpp"
+#include "vireo/vhost_user/backend/session.hpp"
+#include "vireo/vhost_user/backend/vring_state.hpp"
 #include "vireo/vhost_user/encode.hpp"
 #include "vireo/vhost_user/features.hpp"
 #include "vireo/vhost_user/header.hpp"

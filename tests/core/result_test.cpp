@@ -63,7 +63,8 @@ constexpr errc all_errc[] = {
     errc::vhost_payload_size, errc::vhost_missing_fd, errc::vhost_unexpected_fd,
     errc::vhost_reserved_nonzero, errc::vhost_region_count, errc::vhost_zero_size,
     errc::vhost_range_overflow, errc::vhost_vring_index, errc::vhost_bad_value,
-    errc::vhost_config_range, errc::vhost_reply_not_expected,
+    errc::vhost_config_range, errc::vhost_reply_not_expected, errc::vhost_not_owner,
+    errc::vhost_out_of_order,       errc::vhost_not_negotiated,
     // host back-ends (8xx)
     errc::host_no_device,       errc::host_permission_denied,  errc::host_busy,
     errc::host_not_supported,   errc::host_rejected,           errc::host_io_error,

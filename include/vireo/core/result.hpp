@@ -142,6 +142,9 @@ enum class errc : std::uint16_t {
   vhost_bad_value = 617, ///< a field holds a value outside its defined set
   vhost_config_range = 618, ///< config offset + size beyond the 256-byte config space
   vhost_reply_not_expected = 619, ///< a reply to a message that gets none (rule B8)
+  vhost_not_owner = 620, ///< a session request before SET_OWNER (back-end session)
+  vhost_out_of_order = 621, ///< a request the session state does not allow yet (or any more)
+  vhost_not_negotiated = 622, ///< a request gated by a protocol feature that was not acked
 
   // host back-ends (8xx)
   host_no_device = 800,      ///< host device node or adapter does not exist (ENOENT, ENODEV, ENXIO)
@@ -292,6 +295,9 @@ enum class errc : std::uint16_t {
     case errc::vhost_bad_value: return "vhost-user field value is undefined";
     case errc::vhost_config_range: return "vhost-user config range exceeds 256 bytes";
     case errc::vhost_reply_not_expected: return "vhost-user reply to a message that expects none";
+    case errc::vhost_not_owner: return "vhost-user request before SET_OWNER";
+    case errc::vhost_out_of_order: return "vhost-user request not allowed in this session state";
+    case errc::vhost_not_negotiated: return "vhost-user request needs a feature not negotiated";
     // host back-ends (8xx)
     case errc::host_no_device: return "host device or adapter does not exist";
     case errc::host_permission_denied: return "host refused access to the device";
