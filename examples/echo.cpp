@@ -8,6 +8,8 @@
 
 #include <fmt/format.h>
 
+#include "session_report.hpp"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -21,6 +23,8 @@
 #include <type_traits>
 
 namespace {
+
+using example::fail;
 
 namespace ring = vireo::ring;
 using vireo::gpa;
@@ -319,11 +323,6 @@ bool verify(const pending& p, std::uint32_t len) {
   vireo::le32 crc{};
   std::memcpy(&crc, ram_at(p.reply, sizeof crc).data(), sizeof crc);
   return len == sizeof crc && crc.get() == crc32_update(0, payload);
-}
-
-int fail(std::string_view what, vireo::errc e) {
-  fmt::print("{}: {} (errc {})\n", what, vireo::error_message(e), static_cast<unsigned>(e));
-  return 1;
 }
 
 /// A request count in 1..100000, nothing else.

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "guest_ram_plan.hpp"
+#include "session_report.hpp"
 
 #include <array>
 #include <cstddef>
@@ -48,8 +49,11 @@ constexpr std::uint16_t packed_size = 12;  // packed: any size (§2.8)
 constexpr gpa ram_base{0x8000'0000};       // guest addresses are not host offsets
 alignas(64) std::array<std::byte, 4096> guest_ram{};
 
+using example::errc_text;
+using example::fail;
 using example::plan_queue;
 using example::ram_planner;
+using example::verdict;
 
 // ---- The chip and the two sides' types ------------------------------------------------------
 
@@ -68,9 +72,6 @@ constexpr auto eventq = static_cast<std::uint16_t>(gpio::queue::eventq);  // req
 
 // ---- Output helpers -------------------------------------------------------------------------
 
-std::string errc_text(errc e) {
-  return fmt::format("{} (errc {})", vireo::error_message(e), static_cast<unsigned>(e));
-}
 std::string_view name_of(direction d) {
   return d == direction::out ? "out" : d == direction::in ? "in" : "none";
 }
@@ -81,32 +82,9 @@ std::string shown(const vireo::result<T>& r) {
 }
 std::string done(const vireo::result<void>& r) { return r ? "ok" : errc_text(r.error()); }
 std::string feature_names(const feature_set& f) {
-  static constexpr std::pair<transport_feature, std::string_view> known[] = {
-      {transport_feature::version_1, "VERSION_1"},
-      {transport_feature::ring_packed, "RING_PACKED"},
-      {transport_feature::event_idx, "EVENT_IDX"}};
-  std::string s;
-  for (const auto& [bit, name] : known)
-    if (f.has(bit)) s += fmt::format("{} ", name);
-  if (f.has(gpio::feature::irq)) s += "IRQ ";
-  if (!s.empty()) s.pop_back();
-  return s;
+  return example::transport_feature_names(f, f.has(gpio::feature::irq) ? "IRQ" : "");
 }
 
-/// Counts the checks; a failed one is printed where it happens.
-struct verdict {
-  unsigned passed = 0, failed = 0;
-  bool check(bool good, std::string_view what) {
-    ++(good ? passed : failed);
-    if (!good) fmt::print("  CHECK FAILED: {}\n", what);
-    return good;
-  }
-};
-
-int fail(std::string_view what, errc e) {
-  fmt::print("{}: {}\n", what, errc_text(e));
-  return 1;
-}
 
 int usage(std::FILE* to, int rc) {
   fmt::print(to,

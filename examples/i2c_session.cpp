@@ -19,6 +19,7 @@
 #include <fmt/format.h>
 
 #include "guest_ram_plan.hpp"
+#include "session_report.hpp"
 
 #include <algorithm>
 #include <array>
@@ -50,8 +51,11 @@ constexpr std::uint16_t indirect_entries = 3;  // per table: out_hdr, buf, in_hd
 constexpr gpa ram_base{0x8000'0000};           // guest addresses are not host offsets
 alignas(64) std::array<std::byte, 8192> guest_ram{};
 
+using example::errc_text;
+using example::fail;
 using example::plan_queue;
 using example::ram_planner;
+using example::verdict;
 
 /// The guest's own view of its RAM (for the hand-made request).
 std::span<std::byte> ram_at(gpa g, std::size_t len) {
@@ -84,9 +88,6 @@ std::string hex(std::span<const std::byte> b) {
     s += fmt::format("{}{:02x}", s.empty() ? "" : " ", std::to_integer<unsigned>(x));
   return s;
 }
-std::string errc_text(errc e) {
-  return fmt::format("{} (errc {})", vireo::error_message(e), static_cast<unsigned>(e));
-}
 /// "2/2 ok", or which message failed and why.
 std::string outcome(const vireo::result<i2c::completion>& c) {
   if (!c) return errc_text(c.error());
@@ -95,33 +96,10 @@ std::string outcome(const vireo::result<i2c::completion>& c) {
   return s;
 }
 std::string feature_names(const feature_set& f) {
-  static constexpr std::pair<transport_feature, std::string_view> known[] = {
-      {transport_feature::version_1, "VERSION_1"},
-      {transport_feature::ring_packed, "RING_PACKED"},
-      {transport_feature::event_idx, "EVENT_IDX"},
-      {transport_feature::indirect_desc, "INDIRECT_DESC"}};
-  std::string s;
-  for (const auto& [bit, name] : known)
-    if (f.has(bit)) s += fmt::format("{} ", name);
-  if (f.has(i2c::feature::zero_length_request)) s += "ZERO_LENGTH_REQUEST ";
-  if (!s.empty()) s.pop_back();
-  return s;
+  const bool zlr = f.has(i2c::feature::zero_length_request);
+  return example::transport_feature_names(f, zlr ? "ZERO_LENGTH_REQUEST" : "");
 }
 
-/// Counts the checks; a failed one is printed where it happens.
-struct verdict {
-  unsigned passed = 0, failed = 0;
-  bool check(bool good, std::string_view what) {
-    ++(good ? passed : failed);
-    if (!good) fmt::print("  CHECK FAILED: {}\n", what);
-    return good;
-  }
-};
-
-int fail(std::string_view what, errc e) {
-  fmt::print("{}: {}\n", what, errc_text(e));
-  return 1;
-}
 
 int usage(std::FILE* to, int rc) {
   fmt::print(to,
