@@ -168,7 +168,7 @@ struct vireo_rig {
     if (!reqq.configure(reqf.config()) || !evtq.configure(evtf.config())) return;
     auto d = device_type::create(chip, reqq, evtq);
     if (!d || !d->set_driver_features(vireo::feature_set{gpio::feature::irq})) return;
-    dev.emplace(*d);
+    dev.emplace(std::move(*d));
     const auto setup = Op::setup();
     setup_requests = setup.size();
     if (!reqf.add_setup(setup) || !dev->process_requests() ||

@@ -13,6 +13,7 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "fuzz_input.hpp"
@@ -80,7 +81,7 @@ class harness {
     FUZZ_CHECK(evtq_.configure(evtm_.config()).has_value());
     auto d = device_t::create(chip_, reqq_, evtq_);
     FUZZ_CHECK(d.has_value());
-    dev_.emplace(*d);
+    dev_.emplace(std::move(*d));
     vireo::feature_set f;
     if (irq_) f.set(gpio::feature::irq);
     FUZZ_CHECK(dev_->set_driver_features(f).has_value());

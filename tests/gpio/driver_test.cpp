@@ -67,7 +67,7 @@ struct rig {
       auto d = dev_t::create(chip, ram.device(requestq), ram.device(eventq),
                              gpio::device_options{o.irq});
       REQUIRE(d.has_value());
-      dev.emplace(*d);
+      dev.emplace(std::move(*d));
       REQUIRE(dev->set_driver_features(negotiated).has_value());
       cfg = dev->config();
     } else {

@@ -12,6 +12,7 @@
 #include <cstring>
 #include <optional>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "test_support.hpp"
@@ -116,7 +117,7 @@ struct rig {
     REQUIRE(evtq.configure(evtm.config()).has_value());
     auto d = device_t::create(chip, reqq, evtq, gpio::device_options{o.offer_irq});
     REQUIRE(d.has_value());
-    dev.emplace(*d);
+    dev.emplace(std::move(*d));
     feature_set accepted;
     if (o.accept_irq) accepted.set(gpio::feature::irq);
     REQUIRE(dev->set_driver_features(accepted).has_value());

@@ -109,6 +109,12 @@ class device {
     return d;
   }
 
+  /// Move-only: a copy would hold the same eventq pairs and complete them twice.
+  device(const device&) = delete;
+  device& operator=(const device&) = delete;
+  device(device&&) noexcept = default;
+  device& operator=(device&&) noexcept = default;
+
   // --- Configuration and features (§5.18.3, §5.18.4) -----------------------------------------
 
   /// The config space: ngpio, padding zero, gpio_names_size (GV2, GV3, GV4).
