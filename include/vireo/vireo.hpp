@@ -65,7 +65,10 @@
 #include "vireo/i2c/wire.hpp"
 
 #include "vireo/vhost_user/backend/device.hpp"
+#include "vireo/vhost_user/backend/gpio_device_model.hpp"
+#include "vireo/vhost_user/backend/i2c_device_model.hpp"
 #include "vireo/vhost_user/backend/memory_map.hpp"
+#include "vireo/vhost_user/backend/served_device.hpp"
 #include "vireo/vhost_user/backend/session.hpp"
 #include "vireo/vhost_user/backend/vring_state.hpp"
 #include "vireo/vhost_user/encode.hpp"

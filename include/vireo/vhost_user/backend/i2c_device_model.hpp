@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: Apache-2.0
+// virtio-i2c behind a vhost-user back-end: i2c::device over one requestq that lives in the
+// session's guest memory, with the session's start/stop/enable calls mapped onto it. Freestanding.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+
+#include "vireo/core/bytes.hpp"
+#include "vireo/core/features.hpp"
+#include "vireo/core/memory/region_table.hpp"
+#include "vireo/core/result.hpp"
+#include "vireo/i2c/codec.hpp"
+#include "vireo/i2c/device.hpp"
+#include "vireo/i2c/host_bus.hpp"
+#include "vireo/ring/any_device_queue.hpp"
+#include "vireo/ring/queue_config.hpp"
+#include "vireo/vhost_user/backend/served_device.hpp"
+
+VIREO_NAMESPACE_BEGIN
+namespace vhost_user::backend {
+
+/// The transport features a vhost-user device model of Vireo offers: the ring layouts and
+/// notification features the queues implement. QEMU 7.2 passes INDIRECT_DESC and EVENT_IDX to
+/// the guest whatever the back-end offers (interop notes), so they must be implemented anyway.
+[[nodiscard]] constexpr std::uint64_t vireo_transport_features() noexcept {
+  return feature_set{transport_feature::version_1, transport_feature::indirect_desc,
+                     transport_feature::event_idx, transport_feature::ring_packed}
+      .word(0);
+}
+
+/// How long an unterminated FAIL_NEXT group may stay open before it runs (i2c::device::flush):
+/// Linux queues a whole group before one kick, so a few milliseconds is plenty.
+inline constexpr int i2c_tail_deadline_ms = 2;
+
+/// virtio-i2c (device 34) as a vhost-user device model: one requestq (§5.16.2), no config space
+/// (QEMU 7.2 asks none), VIRTIO_I2C_F_ZERO_LENGTH_REQUEST offered and required. `Bus` is the host
+/// side (i2c::host_bus: a simulation, or linux_host::i2c_dev_bus). Call attach() with the
+/// session's memory before the session may start the vring.
+template <i2c::host_bus Bus, std::size_t MaxSlots = 32, std::size_t Segments = 8>
+class i2c_device_model {
+ public:
+  using memory_type = region_table<MaxSlots>;
+  using queue_type = ring::any_device_queue<memory_type, Segments>;
+  using device_type = i2c::device<queue_type, Bus>;
+
+  explicit i2c_device_model(Bus& bus, std::uint32_t max_queue_size = 1024,
+                            const i2c::device_options& opt = {}) noexcept
+      : bus_(&bus), max_size_(max_queue_size), opt_(opt) {}
+  i2c_device_model(const i2c_device_model&) = delete;  // the device points at the queue
+  i2c_device_model& operator=(const i2c_device_model&) = delete;
+
+  /// Bind to the guest memory the session maps (session::memory(); it must outlive this).
+  void attach(memory_type& memory) noexcept {
+    dev_.reset();
+    queue_.reset();
+    queue_.emplace(memory);
+    dev_.emplace(*queue_, *bus_, opt_);
+    started_ = enabled_ = broken_ = false;
+  }
+
+  // ---- device_model ----------------------------------------------------------------------------
+  [[nodiscard]] std::uint64_t device_features() const noexcept {
+    return vireo_transport_features() | i2c::device_features().word(0);
+  }
+  [[nodiscard]] std::uint32_t num_queues() const noexcept { return 1; }
+  [[nodiscard]] std::uint32_t max_queue_size() const noexcept { return max_size_; }
+  [[nodiscard]] std::uint32_t config_size() const noexcept { return 0; }
+  [[nodiscard]] result<void> read_config(std::uint32_t, bytes) noexcept {
+    return errc::vhost_config_range;  // no config space (§5.16.4)
+  }
+  [[nodiscard]] result<void> write_config(std::uint32_t, const_bytes, bool) noexcept {
+    return errc::vhost_config_range;
+  }
+
+  /// Refused without VIRTIO_I2C_F_ZERO_LENGTH_REQUEST (§5.16.6.4: the device MUST reject such a
+  /// driver; vhost-user has no FEATURES_OK, so the ring does not start).
+  [[nodiscard]] result<void> start_vring(std::uint32_t i, const ring::queue_config& cfg,
+                                         ring::queue_state base) noexcept {
+    if (i != 0 || !queue_) return errc::invalid_argument;
+    VIREO_TRY(i2c::check_driver_features(cfg.features));
+    VIREO_TRY(queue_->configure(cfg));
+    queue_->restore(base.next_avail, base.used_idx);
+    i2c::device_options o = opt_;
+    o.features = cfg.features;
+    dev_->set_options(o);
+    dev_->reset();
+    started_ = true;
+    broken_ = false;
+    return ok();
+  }
+
+  /// Runs a held group first, so that nothing is in flight at the position handed back (the
+  /// front-end resumes from it, rule B10).
+  [[nodiscard]] ring::queue_state stop_vring(std::uint32_t) noexcept {
+    if (!started_) return {};
+    if (!broken_ && dev_->tail_held()) (void)dev_->flush();
+    const auto s = queue_->state();
+    queue_->reset();
+    dev_->reset();
+    started_ = false;
+    return {s.next_avail, s.used_idx};
+  }
+  void enable_vring(std::uint32_t, bool on) noexcept { enabled_ = on; }
+  void memory_changed() noexcept {
+    if (started_ && !queue_->remap()) broken_ = true;  // the session checked the ring still fits
+  }
+
+  // ---- served_device ---------------------------------------------------------------------------
+  [[nodiscard]] result<notify_mask> on_kick(std::uint32_t i) noexcept {
+    if (i != 0 || !serving()) return notify_mask{0};
+    return finish(dev_->process());
+  }
+  [[nodiscard]] int deadline_ms() const noexcept {
+    return serving() && dev_->tail_held() ? i2c_tail_deadline_ms : -1;
+  }
+  [[nodiscard]] result<notify_mask> on_deadline() noexcept {
+    if (!serving()) return notify_mask{0};
+    return finish(dev_->flush());
+  }
+
+  [[nodiscard]] bool started() const noexcept { return started_; }
+  [[nodiscard]] bool enabled() const noexcept { return enabled_; }
+  [[nodiscard]] bool broken() const noexcept { return broken_; }
+  /// The device's counters (requests, errors, groups, tails closed); attach() first.
+  [[nodiscard]] const i2c::device_stats& stats() const noexcept { return dev_->stats(); }
+
+ private:
+  [[nodiscard]] bool serving() const noexcept { return started_ && enabled_ && !broken_; }
+
+  [[nodiscard]] result<notify_mask> finish(result<bool> r) noexcept {
+    if (!r) {
+      broken_ = true;  // ring corruption: ignored until the front-end restarts the vring
+      dev_->reset();
+      return r.error();
+    }
+    return *r ? notify_bit(0) : notify_mask{0};
+  }
+
+  Bus* bus_;
+  std::uint32_t max_size_;
+  i2c::device_options opt_;
+  std::optional<queue_type> queue_;
+  std::optional<device_type> dev_;
+  bool started_ = false, enabled_ = false, broken_ = false;
+};
+
+}  // namespace vhost_user::backend
+VIREO_NAMESPACE_END
