@@ -65,6 +65,8 @@ constexpr errc all_errc[] = {
     errc::vhost_range_overflow, errc::vhost_vring_index, errc::vhost_bad_value,
     errc::vhost_config_range, errc::vhost_reply_not_expected, errc::vhost_not_owner,
     errc::vhost_out_of_order,       errc::vhost_not_negotiated,
+    errc::vhost_inflight_invalid,   errc::vhost_no_backend_channel,
+    errc::vhost_backend_request_failed, errc::vhost_log_range,
     // host back-ends (8xx)
     errc::host_no_device,       errc::host_permission_denied,  errc::host_busy,
     errc::host_not_supported,   errc::host_rejected,           errc::host_io_error,
@@ -75,7 +77,7 @@ constexpr errc all_errc[] = {
     errc::host_gpio_line_released, errc::host_gpio_line_not_output,
     errc::host_gpio_edge_on_output, errc::host_disconnected,  errc::host_truncated,
     errc::host_too_many_fds,    errc::host_control_truncated,  errc::host_no_listener,
-    errc::host_address_in_use,
+    errc::host_address_in_use,  errc::host_timeout,            errc::host_request_failed,
 };
 
 // A type that counts its live instances, so leaks and double destroys show up as a wrong count.

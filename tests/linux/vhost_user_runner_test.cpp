@@ -316,3 +316,44 @@ TEST_CASE("runner: the memory mapper refuses what would fault later") {
   ::close(pipe_fds[1]);
   ::close(mem);
 }
+
+TEST_CASE("runner: B9 a value the decoder refuses gets a failure ack with NEED_REPLY, else a close") {
+  vireo_socket_test::temp_dir dir;
+  const std::string path = dir.file("i2c.sock");
+  vireo::i2c::sim::bus<> bus;
+  i2c_model model{bus};  // max queue size 1024
+  counting_observer obs;
+  auto ep = lh::epoll_set::create();
+  REQUIRE(ep);
+  lh::backend_server<i2c_model, 1> server{model, &obs};
+  REQUIRE(server.start(path, *ep, 0));
+  loop_thread loop{*ep};
+  loop.run({&server});
+
+  client c = client::connect(path);
+  vu::u64_payload ack_feature{};
+  ack_feature.value.set(vu::bit(vu::protocol_feature::reply_ack));
+  std::array<std::byte, 64> buf{};
+  auto n = vu::encode(fr::set_protocol_features, ack_feature, 0, buf);
+  REQUIRE(n);
+  c.send_raw(std::span{buf}.first(*n));
+  c.request(fr::set_owner);
+
+  vu::vring_state too_big{};
+  too_big.index.set(0);
+  too_big.num.set(4096);
+  vu::codec_options acked;
+  acked.protocol_features = vu::bit(vu::protocol_feature::reply_ack);
+  n = vu::encode(fr::set_vring_num, too_big, 0, buf, true, acked);
+  REQUIRE(n);
+  c.send_raw(std::span{buf}.first(*n));
+  CHECK(c.u64_reply(fr::set_vring_num) != 0);  // the failure, reported
+  c.request(fr::get_features);                  // and the connection goes on
+  CHECK(c.u64_reply(fr::get_features) == (model.device_features() | vu::f_protocol_features));
+
+  n = vu::encode(fr::set_vring_num, too_big, 0, buf, false, acked);  // no NEED_REPLY
+  REQUIRE(n);
+  c.send_raw(std::span{buf}.first(*n));
+  CHECK(c.closed_by_peer());  // nothing could report the failure
+  CHECK(eventually([&] { return obs.disconnects == 1; }));
+}

@@ -145,6 +145,10 @@ enum class errc : std::uint16_t {
   vhost_not_owner = 620, ///< a session request before SET_OWNER (back-end session)
   vhost_out_of_order = 621, ///< a request the session state does not allow yet (or any more)
   vhost_not_negotiated = 622, ///< a request gated by a protocol feature that was not acked
+  vhost_inflight_invalid = 623, ///< inflight region too small or inconsistent with the queue (§6.4)
+  vhost_no_backend_channel = 624, ///< no back-end request channel (BACKEND_REQ, SET_BACKEND_REQ_FD)
+  vhost_backend_request_failed = 625, ///< the front-end answered a back-end request with non-zero
+  vhost_log_range = 626, ///< a dirty-log write beyond the log's size (rule B22)
 
   // host back-ends (8xx)
   host_no_device = 800,      ///< host device node or adapter does not exist (ENOENT, ENODEV, ENXIO)
@@ -172,6 +176,8 @@ enum class errc : std::uint16_t {
   host_control_truncated = 822, ///< recvmsg set MSG_CTRUNC: descriptors were lost (vhost-user §1.3)
   host_no_listener = 823,    ///< nothing listens on the socket path (ENOENT, ECONNREFUSED)
   host_address_in_use = 824, ///< the socket path is taken: a live listener, or not a socket
+  host_timeout = 825,        ///< the peer did not answer in time (vhost-user reply, notifier)
+  host_request_failed = 826, ///< the vhost-user back-end answered a request with a failure status
 };
 
 /// A short, stable, human-readable description of `e` (never empty).
@@ -298,6 +304,10 @@ enum class errc : std::uint16_t {
     case errc::vhost_not_owner: return "vhost-user request before SET_OWNER";
     case errc::vhost_out_of_order: return "vhost-user request not allowed in this session state";
     case errc::vhost_not_negotiated: return "vhost-user request needs a feature not negotiated";
+    case errc::vhost_inflight_invalid: return "vhost-user inflight region does not fit the queue";
+    case errc::vhost_no_backend_channel: return "vhost-user back-end request channel is not set up";
+    case errc::vhost_backend_request_failed: return "the front-end refused a back-end request";
+    case errc::vhost_log_range: return "vhost-user dirty log does not cover the address";
     // host back-ends (8xx)
     case errc::host_no_device: return "host device or adapter does not exist";
     case errc::host_permission_denied: return "host refused access to the device";
@@ -324,6 +334,8 @@ enum class errc : std::uint16_t {
     case errc::host_control_truncated: return "received control data was truncated";
     case errc::host_no_listener: return "nothing listens on the socket path";
     case errc::host_address_in_use: return "socket path is in use";
+    case errc::host_timeout: return "the peer did not answer in time";
+    case errc::host_request_failed: return "the back-end reported that the request failed";
   }
   return "unknown error";
 }

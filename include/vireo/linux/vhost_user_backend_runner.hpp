@@ -7,6 +7,7 @@
 
 #include <sys/epoll.h>
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -23,6 +24,7 @@
 #include "vireo/vhost_user/backend/served_device.hpp"
 #include "vireo/vhost_user/backend/session.hpp"
 #include "vireo/vhost_user/message.hpp"
+#include "vireo/vhost_user/reply.hpp"
 
 VIREO_NAMESPACE_BEGIN
 namespace linux_host {
@@ -201,8 +203,9 @@ class backend_server final : public loop_endpoint {
   void handle(typename channel::message& rx) noexcept {
     auto decoded = vhost_user::decode(rx.bytes(), rx.fds().view(), vhost_user::channel::main,
                                       session_.codec());
-    if (!decoded) {  // rules B1-B6: never guess at a malformed stream; its fds close with `rx`
-      obs_->malformed(decoded.error());
+    if (!decoded) {  // its fds close with `rx`
+      if (refuse_with_ack(rx, decoded.error())) return;
+      obs_->malformed(decoded.error());  // rules B1-B6: never guess at a malformed stream
       drop_connection(decoded.error());
       return;
     }
@@ -217,6 +220,40 @@ class backend_server final : public loop_endpoint {
       }
     }
     if (out.close_connection) drop_connection(out.status ? errc::vhost_out_of_order : out.status.error());
+  }
+
+  /// Errors of a well-framed request whose values are refused: a queue size, vring index,
+  /// region, range or field value. With NEED_REPLY (and REPLY_ACK) the front-end gets a failure
+  /// ack and the connection goes on (rule B9); framing, size and fd-count errors end it.
+  [[nodiscard]] static constexpr bool value_error(errc e) noexcept {
+    switch (e) {
+      case errc::bad_queue_size:
+      case errc::ring_misaligned:
+      case errc::vhost_bad_value:
+      case errc::vhost_vring_index:
+      case errc::vhost_config_range:
+      case errc::vhost_region_count:
+      case errc::vhost_zero_size:
+      case errc::vhost_range_overflow:
+      case errc::vhost_reserved_nonzero:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  /// Answer a request the decoder refused for its values with a failure ack, if one is due.
+  [[nodiscard]] bool refuse_with_ack(const typename channel::message& rx, errc why) noexcept {
+    if (!value_error(why)) return false;
+    vhost_user::message m;
+    m.hdr = rx.header();  // the header itself passed: value errors come after framing
+    m.payload = rx.payload();
+    std::array<std::byte, vhost_user::header_size + sizeof(vhost_user::u64_payload)> buf{};
+    const auto n = vhost_user::encode_ack(m, false, buf, session_.codec());
+    if (!n) return false;  // no ack was asked for: nothing can report the failure
+    obs_->request(m.request(), why);
+    if (auto s = conn_->send(const_bytes{buf.data(), *n}); !s) drop_connection(s.error());
+    return true;
   }
 
   /// Carry out the session's actions in order.
