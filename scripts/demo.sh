@@ -3,8 +3,10 @@
 # The demo: installs what it needs (Debian 12, as root), builds the examples with the gcc preset
 # into build/demo (tests and benches off) and runs each entry of VIREO_DEMOS: an example's name
 # and its arguments, entries separated by ';' or newlines. By default the echo, i2c_session and
-# gpio_session examples each run twice, on split rings and then on packed rings. Any failing run
-# fails the script.
+# gpio_session examples each run twice, on split rings and then on packed rings. Then the
+# vhost-user daemons serve a real QEMU 7.2 whose Debian 6.1 guest drives them with i2c-tools and
+# libgpiod (scripts/interop/interop.sh; VIREO_DEMO_GUEST=0 skips it). Any failing run fails the
+# script.
 set -euo pipefail
 VIREO_DEMOS=${VIREO_DEMOS:-"echo; echo --packed
 i2c_session; i2c_session --packed
@@ -37,3 +39,9 @@ if [ "$runs" -eq 0 ]; then
   exit 1
 fi
 echo "demo: $runs runs passed"
+
+if [ "${VIREO_DEMO_GUEST:-1}" != 0 ]; then
+  echo
+  echo "==> a Linux guest in QEMU using vhost-user-i2c and vhost-user-gpio (scripts/interop/interop.sh)"
+  bash scripts/interop/interop.sh build/demo
+fi

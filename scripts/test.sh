@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FUZZ_SECONDS=${VIREO_FUZZ_SECONDS:-30}
-STEPS=(gcc clang asan-ubsan no-exceptions freestanding fuzz release)
+STEPS=(gcc clang asan-ubsan no-exceptions freestanding fuzz release interop)
 
 passed=0
 current="install packages"
@@ -85,6 +85,18 @@ step_release() {
   echo "release: $ran benchmarks ran"
 }
 
+# A real QEMU 7.2 with a Debian 6.1 guest whose upstream i2c-virtio and gpio-virtio drivers use
+# the example daemons (scripts/interop/, docs/interop.md): once with the gcc build's daemons, once
+# with daemons built with ASan+UBSan (run.sh fails on any sanitizer report).
+step_interop() {
+  bash scripts/interop/build-guest.sh build/interop-guest
+  bash scripts/interop/run.sh build/gcc build/interop-guest
+  cmake --preset asan-ubsan -B build/interop-asan \
+    -DVIREO_BUILD_TESTS=OFF -DVIREO_BUILD_BENCH=OFF -DVIREO_BUILD_EXAMPLES=ON
+  cmake --build build/interop-asan -j 2 --target example_vhost-user-i2c example_vhost-user-gpio
+  bash scripts/interop/run.sh build/interop-asan build/interop-guest
+}
+
 i=0
 for step in "${STEPS[@]}"; do
   i=$((i + 1))
@@ -96,6 +108,7 @@ for step in "${STEPS[@]}"; do
     freestanding) step_freestanding ;;
     fuzz) step_fuzz ;;
     release) step_release ;;
+    interop) step_interop ;;
     *) step_build_and_test "$step" ;;
   esac
   summary+=("passed  $step ($((SECONDS - t0))s)")
