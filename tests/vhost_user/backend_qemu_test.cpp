@@ -48,6 +48,13 @@ void qemu_init(harness& h, std::uint64_t protocol_offer) {
   CHECK(h.reply_u64(code(fr::get_queue_num)) == h.dev.queues);
   h.send(req(fr::get_max_mem_slots));
   CHECK(h.reply_u64(code(fr::get_max_mem_slots)) == 32);
+  // Step 6: BACKEND_REQ acked, so the back-end channel comes before SET_OWNER, with NEED_REPLY
+  // (REPLY_ACK acked). The session keeps the socket.
+  const int channel = h.new_fd();
+  h.send(req(fr::set_backend_req_fd, need), {channel});
+  CHECK(h.reply_u64(code(fr::set_backend_req_fd)) == 0);
+  CHECK(h.actions().empty());
+  CHECK(h.s->backend_fd() == channel);
   h.send(req(fr::set_owner));
   no_reply(h);
   h.send(req(fr::get_features));
@@ -60,7 +67,7 @@ void qemu_init(harness& h, std::uint64_t protocol_offer) {
     no_reply(h);
     CHECK(h.actions().empty());
   }
-  CHECK(h.open_fds.size() == 2 * h.dev.queues);
+  CHECK(h.open_fds.size() == 2 * h.dev.queues + 1);
 }
 
 /// §7.2 steps 2-5: features, status, memory (ADD_MEM_REG with NEED_REPLY), then per vring
@@ -155,8 +162,8 @@ void get_base(harness& h, std::uint32_t i, std::uint16_t next_avail) {
 TEST_CASE("QEMU 7.2 vhost-user-i2c: init, start, stop, restart, disconnect (§7.1-§7.3)") {
   harness h(i2c_device());
   // QEMU masks CONFIG for i2c; the session does not offer it for a device without config.
-  qemu_init(h, 0x18009);
-  CHECK(h.s->protocol_features() == 0x18009);
+  qemu_init(h, 0x18029);
+  CHECK(h.s->protocol_features() == 0x18029);
   qemu_start(h, version_1 | 1, 4, 0);
   enable_all(h);  // i2c: vhost_dev_start(vrings = true)
   driver_ok(h);
@@ -184,7 +191,7 @@ TEST_CASE("QEMU 7.2 vhost-user-i2c: init, start, stop, restart, disconnect (§7.
 
 TEST_CASE("QEMU 7.2 vhost-user-gpio: init, GET_CONFIG, start, explicit enable, stop (§7.1-§7.3)") {
   harness h(gpio_device());
-  qemu_init(h, 0x18209);
+  qemu_init(h, 0x18229);
   // Step 10: GET_CONFIG {0, 8, 0} with 8 zero bytes; the reply must be exactly 12 + 8 (B18).
   h.send(req(fr::get_config, plain, builder{}.u32(0).u32(8).u32(0).zeros(8)));
   REQUIRE(h.last.reply().size() == 32);
@@ -213,7 +220,7 @@ TEST_CASE("QEMU 7.2 vhost-user-gpio over a packed ring: the base carries both wr
   fake_device d = gpio_device();
   d.features |= ring_packed;
   harness h(d);
-  qemu_init(h, 0x18209);
+  qemu_init(h, 0x18229);
   // Packed: any size; base = avail | avail_wrap << 15 | (used | used_wrap << 15) << 16.
   qemu_start(h, version_1 | ring_packed, 100, 0x8005'8003);
   CHECK(h.dev.started_at.at(0).next_avail == 0x8003);

@@ -13,8 +13,8 @@ constexpr std::uint64_t version_1 = std::uint64_t{1} << 32;
 constexpr std::uint64_t bit30 = vu::f_protocol_features;
 constexpr std::uint64_t ring_packed = std::uint64_t{1} << 34;
 constexpr std::uint64_t uaddr = 0x5555'0000'0000;
-// MQ, REPLY_ACK, CONFIG, CONFIGURE_MEM_SLOTS, STATUS
-constexpr std::uint64_t all_protocol = 0x18209;
+// MQ, REPLY_ACK, BACKEND_REQ, CONFIG, CONFIGURE_MEM_SLOTS, STATUS
+constexpr std::uint64_t all_protocol = 0x18229;
 
 fake_device two_queues() {
   fake_device d;
@@ -26,7 +26,8 @@ fake_device two_queues() {
   return d;
 }
 
-/// Owned, protocol features acked (MQ, REPLY_ACK, CONFIG, STATUS; memory through SET_MEM_TABLE),
+/// Owned, protocol features acked (MQ, REPLY_ACK, BACKEND_REQ, CONFIG, STATUS; memory through
+/// SET_MEM_TABLE),
 /// one 1 MiB region at guest 0 / user `uaddr`.
 void setup(harness& h, std::uint64_t features = version_1 | bit30) {
   h.send(u64_req(fr::set_protocol_features, all_protocol & ~0x8000u));
@@ -370,7 +371,7 @@ TEST_CASE("unsupported requests are refused and their fds closed") {
   harness h(two_queues());
   setup(h);
   const int fd = h.new_fd();
-  h.send(req(fr::set_backend_req_fd, need), {fd});
+  h.send(req(fr::gpu_set_socket, need), {fd});
   CHECK(ack_error(h) == errc::vhost_not_negotiated);
   CHECK(h.closed() == std::vector{fd});
   h.send(req(fr::set_log_fd, plain), {h.new_fd()});

@@ -13,6 +13,7 @@
 #include <map>
 #include <memory>
 #include <set>
+#include <span>
 #include <vector>
 
 #include "vhost_user_test_support.hpp"
@@ -22,18 +23,25 @@ namespace vireo_vu_test {
 
 namespace be = vireo::vhost_user::backend;
 
-/// Files behind fake fds; map() hands out pointers into them and counts live mappings.
+/// Files behind fake fds; map() hands out pointers into them and counts live mappings. A file
+/// may have several fds (alias: the front-end passes a memfd it keeps again) and may be memory
+/// the test owns elsewhere (add_external: a mock driver's guest RAM).
 class fake_mapper {
  public:
-  void add_file(int fd, std::size_t size) { files_[fd].assign(size, std::byte{0}); }
+  void add_file(int fd, std::size_t size) {
+    auto f = std::make_shared<std::vector<std::byte>>(size, std::byte{0});
+    files_[fd] = {f, std::span<std::byte>(*f)};
+  }
+  void add_external(int fd, std::span<std::byte> bytes) { files_[fd] = {nullptr, bytes}; }
+  void alias(int fd, int existing) { files_[fd] = files_.at(existing); }
   void fail_fd(int fd) { failing_.insert(fd); }
 
   vireo::result<std::byte*> map(int fd, std::uint64_t size, std::uint64_t offset) {
     auto it = files_.find(fd);
     if (it == files_.end() || failing_.count(fd) != 0) return errc::host_rejected;
-    if (offset > it->second.size() || size > it->second.size() - offset)
+    if (offset > it->second.view.size() || size > it->second.view.size() - offset)
       return errc::host_rejected;  // beyond the file, as mmap + access would fault
-    std::byte* p = it->second.data() + offset;
+    std::byte* p = it->second.view.data() + offset;
     live_.push_back({p, size, offset});
     ++maps;
     return p;
@@ -47,7 +55,8 @@ class fake_mapper {
     ++unmaps;
   }
   [[nodiscard]] std::size_t live() const { return live_.size(); }
-  [[nodiscard]] std::byte* file(int fd) { return files_.at(fd).data(); }
+  [[nodiscard]] std::byte* file(int fd) { return files_.at(fd).view.data(); }
+  [[nodiscard]] std::size_t file_size(int fd) { return files_.at(fd).view.size(); }
 
   int maps = 0, unmaps = 0;
 
@@ -56,11 +65,49 @@ class fake_mapper {
     std::byte* host;
     std::uint64_t size, offset;
   };
-  std::map<int, std::vector<std::byte>> files_;
+  struct backing {
+    std::shared_ptr<std::vector<std::byte>> owned;
+    std::span<std::byte> view;
+  };
+  std::map<int, backing> files_;
   std::set<int> failing_;
   std::vector<mapping> live_;
 };
 static_assert(be::region_mapper<fake_mapper>);
+
+/// An inflight allocator over the fake mapper's files: allocate() creates a file behind a fresh
+/// fd (as memfd_create would) and hands out its bytes; release() drops the back-end's use only:
+/// the file stays, as the front-end's fd keeps a memfd alive.
+class fake_allocator {
+ public:
+  explicit fake_allocator(fake_mapper& files) : files_(&files) {}
+  bool fail = false;
+
+  vireo::result<be::inflight_buffer> allocate(std::uint64_t size) {
+    if (fail) return errc::host_io_error;
+    const int fd = next_fd_++;
+    files_->add_file(fd, static_cast<std::size_t>(size));
+    std::byte* p = files_->file(fd);
+    std::memset(p, 0xA5, static_cast<std::size_t>(size));  // the session must zero-fill it
+    live_.insert(fd);
+    ++allocations;
+    return be::inflight_buffer{fd, p, size};
+  }
+  void release(const be::inflight_buffer& b) {
+    REQUIRE_MESSAGE(live_.erase(b.fd) == 1, "release of something never allocated");
+    CHECK(b.host == files_->file(b.fd));
+    CHECK(b.size == files_->file_size(b.fd));
+    ++releases;
+  }
+  [[nodiscard]] std::size_t live() const { return live_.size(); }
+  int allocations = 0, releases = 0;
+
+ private:
+  fake_mapper* files_;
+  std::set<int> live_;
+  int next_fd_ = 9000;
+};
+static_assert(be::inflight_allocator<fake_allocator>);
 
 /// A device model that records the session's calls.
 struct fake_device {
@@ -76,6 +123,8 @@ struct fake_device {
   std::vector<std::uint32_t> starts, stops;
   int memory_changes = 0;
   bool refuse_start = false;
+  bool logs = false;                          ///< logs_dirty_pages(): LOG_ALL, LOG_SHMFD offered
+  std::map<std::uint32_t, be::inflight_area> areas;  ///< the inflight area of the last start
 
   [[nodiscard]] std::uint64_t device_features() const { return features; }
   [[nodiscard]] std::uint32_t num_queues() const { return queues; }
@@ -103,6 +152,12 @@ struct fake_device {
     starts.push_back(i);
     return vireo::ok();
   }
+  vireo::result<void> start_vring(std::uint32_t i, const vireo::ring::queue_config& c,
+                                  vireo::ring::queue_state base, be::inflight_area area) {
+    areas[i] = area;
+    return start_vring(i, c, base);
+  }
+  [[nodiscard]] bool logs_dirty_pages() const { return logs; }
   vireo::ring::queue_state stop_vring(std::uint32_t i) {
     REQUIRE(running.count(i) == 1);
     running.erase(i);
@@ -113,8 +168,9 @@ struct fake_device {
   void memory_changed() { ++memory_changes; }
 };
 static_assert(be::device_model<fake_device>);
+static_assert(be::inflight_device<fake_device> && be::logging_device<fake_device>);
 
-using session_t = be::session<fake_device, fake_mapper, 8, 32>;
+using session_t = be::session<fake_device, fake_mapper, 8, 32, fake_allocator>;
 using outcome_t = session_t::outcome_type;
 
 inline constexpr std::uint32_t need = req_need_reply;
@@ -124,14 +180,17 @@ inline constexpr std::uint32_t plain = req_flags;
 struct harness {
   fake_device dev;
   fake_mapper mapper;
+  fake_allocator allocator{mapper};
   std::unique_ptr<session_t> s;
   std::set<int> open_fds;  ///< handed to the session and not reported closed
   int next_fd = 100;
   outcome_t last{};
   errc decode_error{};
 
-  explicit harness(fake_device d) : dev(std::move(d)) {
-    s = std::make_unique<session_t>(dev, mapper);
+  /// `with_allocator`: the session gets the fake inflight allocator (INFLIGHT_SHMFD offered).
+  explicit harness(fake_device d, bool with_allocator = false) : dev(std::move(d)) {
+    if (with_allocator) s = std::make_unique<session_t>(dev, mapper, allocator);
+    else s = std::make_unique<session_t>(dev, mapper);
   }
 
   int new_fd() { return next_fd++; }
@@ -175,10 +234,14 @@ struct harness {
     check_no_leak();
     CHECK(open_fds.empty());
     CHECK(mapper.live() == 0);
+    CHECK(allocator.live() == 0);
+    CHECK(s->backend_fd() == be::no_fd);
+    CHECK_FALSE(s->log().mapped());
     return last;
   }
 
-  /// Every fd not reported closed is held by the session; every mapping is in its table.
+  /// Every fd not reported closed is held by the session; every mapping is the session's:
+  /// regions, the log, a mapped (not allocated) inflight region.
   void check_no_leak() const {
     std::set<int> held;
     for (std::uint32_t i = 0; i < dev.queues; ++i) {
@@ -186,8 +249,13 @@ struct harness {
       for (int fd : {v.kick_fd, v.call_fd, v.err_fd})
         if (fd != be::no_fd) CHECK(held.insert(fd).second);
     }
+    if (s->backend_fd() != be::no_fd) CHECK(held.insert(s->backend_fd()).second);
     CHECK(held == open_fds);
-    CHECK(mapper.live() == s->regions().size());
+    const auto& inf = s->inflight();
+    const std::size_t inflight_mapped = inf.host != nullptr && !inf.allocated ? 1 : 0;
+    CHECK(mapper.live() ==
+          s->regions().size() + (s->log().mapped() ? 1 : 0) + inflight_mapped);
+    CHECK(allocator.live() == (inf.host != nullptr && inf.allocated ? 1 : 0));
   }
 
   // ---- the reply -----------------------------------------------------------------------------

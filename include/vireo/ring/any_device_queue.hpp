@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <span>
+#include <type_traits>
 
 #include "vireo/ring/detail/layout_union.hpp"
 #include "vireo/ring/queue_api.hpp"
@@ -64,6 +65,29 @@ class any_device_queue {
   }
   [[nodiscard]] std::optional<chain::used_token> rejected() const noexcept {
     return q_.visit([](auto& q) { return q.rejected(); });
+  }
+  /// split_device::resubmit_into for a split queue (vhost-user inflight resubmission). A packed
+  /// queue has no descriptor table to walk from a head: invalid_argument.
+  [[nodiscard]] result<void> resubmit_into(std::uint16_t head, std::uint16_t seq,
+                                           chain_type& out) noexcept {
+    if (q_.packed()) return errc::invalid_argument;
+    return q_.visit([&](auto& q) -> result<void> {
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(q)>, split_type>)
+        return q.resubmit_into(head, seq, out);
+      else
+        return errc::invalid_argument;
+    });
+  }
+  /// split_device::walk_into for a split queue; invalid_argument for a packed one.
+  [[nodiscard]] result<void> walk_into(std::uint16_t head, std::uint16_t seq,
+                                       chain_type& out) const noexcept {
+    if (q_.packed()) return errc::invalid_argument;
+    return q_.visit([&](const auto& q) -> result<void> {
+      if constexpr (std::is_same_v<std::remove_cvref_t<decltype(q)>, split_type>)
+        return q.walk_into(head, seq, out);
+      else
+        return errc::invalid_argument;
+    });
   }
   [[nodiscard]] result<void> push_used(const chain::used_token& t, std::uint32_t len) noexcept {
     return q_.visit([&](auto& q) { return q.push_used(t, len); });

@@ -166,6 +166,37 @@ class split_device {
     return rejected_;
   }
 
+  /// Walk the chain that starts at descriptor `head` into `out` again, without consuming an
+  /// available entry: a chain popped before a device restart and not completed, which the
+  /// restarted device must finish first (vhost-user "Inflight I/O tracking": resubmit the
+  /// in-flight heads). The descriptors are read (and validated) afresh; `seq` becomes the
+  /// token's seq. Complete the chain with push_used() as any other.
+  /// Errors: head_out_of_range (head >= size(); nothing is consumed and the queue stays usable),
+  /// the chain errors of pop() (rejected() then returns the head's token, to complete with
+  /// length 0), queue_not_ready, queue_broken.
+  [[nodiscard]] result<void> resubmit_into(std::uint16_t head, std::uint16_t seq,
+                                           chain_type& out) noexcept {
+    if (!ready_) return not_ready();
+    has_rejected_ = false;
+    auto walked = walk_into(head, seq, out);
+    if (!walked && head < size_) return reject(head, seq, walked.error());
+    return walked;
+  }
+
+  /// Walk the chain at descriptor `head` into `out` as pop() would build it, and record nothing:
+  /// no index moves and rejected() is unchanged (e.g. to find the buffers of a chain completed
+  /// by token: vhost-user dirty logging). The guest may have rewritten the descriptors since the
+  /// chain was popped; the walk validates what is there now.
+  /// Errors: head_out_of_range, the chain errors of pop(), queue_not_ready, queue_broken.
+  [[nodiscard]] result<void> walk_into(std::uint16_t head, std::uint16_t seq,
+                                       chain_type& out) const noexcept {
+    if (!ready_) return not_ready();
+    chain::chain_builder<Memory, MaxSegments> b{out, *mem_};  // `out` reads empty() until finish
+    if (head >= size_) return errc::head_out_of_range;
+    VIREO_TRY(chain::walk_split_chain(*mem_, desc_, size_, head, indirect_, b));
+    return b.finish(head, 1, seq);
+  }
+
   /// Complete one chain with `len` bytes written (virtio 1.3 §2.7.8) and publish it.
   /// Errors: used_len_too_large (len above the chain's writable bytes: §2.7.8.2 forbids
   /// over-reporting), in_order_violation (IN_ORDER and not the oldest popped chain),

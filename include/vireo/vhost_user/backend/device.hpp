@@ -10,6 +10,7 @@
 #include "vireo/core/bytes.hpp"
 #include "vireo/core/result.hpp"
 #include "vireo/ring/queue_config.hpp"
+#include "vireo/vhost_user/backend/inflight.hpp"
 
 VIREO_NAMESPACE_BEGIN
 namespace vhost_user::backend {
@@ -43,6 +44,25 @@ concept device_model = requires(D& d, const D& cd, std::uint32_t i, std::uint32_
   { d.stop_vring(i) } -> std::same_as<ring::queue_state>;
   { d.enable_vring(i, flag) } -> std::same_as<void>;
   { d.memory_changed() } -> std::same_as<void>;
+};
+
+/// Optional hook: a device that tracks inflight I/O (inflight_queue.hpp) starts its vrings with
+/// their part of the inflight region: start_vring(i, cfg, base, area), `area` empty when the
+/// front-end set no region. The session calls this overload instead of the 3-argument one and
+/// offers INFLIGHT_SHMFD only to such devices (and only with an inflight_allocator).
+template <typename D>
+concept inflight_device = requires(D& d, std::uint32_t i, const ring::queue_config& cfg,
+                                   ring::queue_state base, inflight_area area) {
+  { d.start_vring(i, cfg, base, area) } -> std::same_as<result<void>>;
+};
+
+/// Optional hook: logs_dirty_pages() true means every guest write of the device goes through
+/// the session's logged memory and its queues are logged_queue (dirty_log.hpp,
+/// logged_queue.hpp). Only then does the session offer VHOST_F_LOG_ALL and LOG_SHMFD: a device
+/// that writes unlogged would corrupt a migration.
+template <typename D>
+concept logging_device = requires(const D& d) {
+  { d.logs_dirty_pages() } -> std::same_as<bool>;
 };
 
 }  // namespace vhost_user::backend

@@ -20,7 +20,8 @@ inline constexpr int no_fd = -1;
 struct vring_state {
   std::uint32_t num = 0;          ///< SET_VRING_NUM; 0 until set
   bool addr_set = false;          ///< SET_VRING_ADDR seen
-  std::uint32_t addr_flags = 0;
+  std::uint32_t addr_flags = 0;   ///< vring_addr_flag bits: LOG = log used-ring writes (§6.3)
+  std::uint64_t log_addr = 0;     ///< log_guest_addr: where used-ring writes are logged (F_LOG)
   std::uint64_t desc_user = 0, avail_user = 0, used_user = 0;
   bool base_set = false;          ///< SET_VRING_BASE seen
   std::uint32_t base = 0;         ///< split: next avail idx; packed: avail | used << 16 (§2)

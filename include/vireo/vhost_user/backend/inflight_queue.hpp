@@ -1,0 +1,344 @@
+// SPDX-License-Identifier: Apache-2.0
+// Inflight I/O tracking over a device queue (vhost-user INFLIGHT_SHMFD; spec "Inflight I/O
+// tracking", digest §6.4): every popped chain head is recorded in the shared region, cleared
+// when its used entry is published, and a device that starts from a region left by an earlier
+// back-end (crashed or restarted) gets the heads still in flight back, oldest first, before any
+// new available chain. A decorator: the same API as the queue it wraps (ring::device_queue_api).
+// No heap, no OS.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+
+#include "vireo/core/features.hpp"
+#include "vireo/core/result.hpp"
+#include "vireo/ring/layout.hpp"
+#include "vireo/ring/queue_api.hpp"
+#include "vireo/ring/queue_config.hpp"
+#include "vireo/ring/used_entry.hpp"
+#include "vireo/vhost_user/backend/inflight.hpp"
+
+VIREO_NAMESPACE_BEGIN
+namespace vhost_user::backend {
+
+/// A device queue (split_device, or any_device_queue) that keeps the split-ring inflight region
+/// of `attach()` up to date, following the spec's split algorithm:
+///  - pop: desc[head].counter = counter++, then desc[head].inflight = 1. A malformed chain the
+///    queue consumed (rejected()) is recorded too: the device completes it, and the position
+///    arithmetic below counts every head taken from the ring;
+///  - push_used (one or a batch): desc[i].next = last_batch_head, last_batch_head = i for each
+///    entry; publish used.idx; desc[i].inflight = 0 for each; used_idx = used.idx;
+///  - configure() with a region whose version is 0 initialises it (desc_num, used_idx, then
+///    version 1). With version 1 it recovers ("When reconnecting"): if used_idx differs from the
+///    ring's used.idx, the last batch (used.idx - used_idx entries from last_batch_head along
+///    `next`) was published but not cleared, so it is cleared; then every head still marked is
+///    resubmitted by pop(), in counter order, before the ring is read again. The queue continues
+///    at next_avail = used.idx + (heads in flight), as libvhost-user does: the front-end's base
+///    is taken only when nothing is in flight (restore()).
+///
+/// Not tracked (the queue works as the wrapped one): no region attached, a packed ring (the
+/// packed region mirrors every descriptor and is not implemented), and IN_ORDER (in-order
+/// queues need no region: the front-end restarts them at used.idx and the ring still holds the
+/// chains; spec "Inflight I/O tracking").
+///
+/// The region is validated before it is used (the front-end, or a broken back-end, may have
+/// left anything there): version 0 or 1, desc_num equal to the size the session announced and
+/// not below the ring's size, the last batch inside the ring, every marked head inside the ring.
+/// configure() fails with vhost_inflight_invalid otherwise. One thread at a time, like the
+/// queue.
+template <typename Queue>
+  requires ring::device_queue_api<Queue>
+class inflight_queue {
+ public:
+  using memory_type = typename Queue::memory_type;
+  using chain_type = typename Queue::chain_type;
+  using queue_type = Queue;
+  using saved_state = ring::queue_state;
+
+  /// `args` go to the wrapped queue's constructor after the memory (e.g. a logged_queue's log and
+  /// vring: inflight_queue<logged_queue<Q>> tracks and logs).
+  template <typename... Args>
+  explicit inflight_queue(memory_type& mem, Args&... args) noexcept : q_(mem, args...) {}
+
+  /// Track in `area` from the next configure() on; an empty area turns tracking off.
+  void attach(inflight_area area) noexcept { area_ = area; }
+  [[nodiscard]] const inflight_area& area() const noexcept { return area_; }
+  /// The region is in use for this queue (configured, split, not IN_ORDER, region attached).
+  [[nodiscard]] bool tracking() const noexcept { return tracking_; }
+  /// Heads from the region still to be handed out by pop() before new chains.
+  [[nodiscard]] std::uint16_t pending_resubmits() const noexcept {
+    return static_cast<std::uint16_t>(resubmit_total_ - resubmitted_);
+  }
+  [[nodiscard]] Queue& queue() noexcept { return q_; }
+  [[nodiscard]] memory_type& memory() const noexcept { return q_.memory(); }
+
+  /// Configure the queue, then initialise or recover the attached region (see the class comment).
+  /// Errors: those of the queue's configure(); vhost_inflight_invalid (the queue is then reset).
+  [[nodiscard]] result<void> configure(const ring::queue_config& cfg) noexcept {
+    forget();
+    VIREO_TRY(q_.configure(cfg));
+    if (area_.empty() || cfg.features.has(transport_feature::ring_packed) ||
+        cfg.features.has(transport_feature::in_order))
+      return ok();
+    if (auto r = start_region(cfg); !r) {
+      q_.reset();
+      forget();
+      return r;
+    }
+    tracking_ = true;
+    return ok();
+  }
+
+  [[nodiscard]] result<void> remap() noexcept { return q_.remap(); }
+  void reset() noexcept {
+    q_.reset();
+    forget();
+  }
+  [[nodiscard]] bool ready() const noexcept { return q_.ready(); }
+  [[nodiscard]] bool broken() const noexcept { return q_.broken(); }
+  [[nodiscard]] errc broken_reason() const noexcept { return q_.broken_reason(); }
+  [[nodiscard]] std::uint16_t size() const noexcept { return q_.size(); }
+  [[nodiscard]] const ring::queue_config& config() const noexcept { return q_.config(); }
+  [[nodiscard]] saved_state state() const noexcept { return q_.state(); }
+
+  /// Continue from saved indices (the vring base). When configure() recovered heads in flight,
+  /// their position (used.idx + count) stands and the first restore() after it is ignored: the
+  /// front-end's base may lag behind after a crash (QEMU resets it to used.idx when
+  /// GET_VRING_BASE fails), and the region knows how many heads were taken.
+  void restore(std::uint16_t next_avail, std::uint16_t used_idx) noexcept {
+    if (keep_position_) {  // once: the restore that follows configure()
+      keep_position_ = false;
+      return;
+    }
+    q_.restore(next_avail, used_idx);
+    if (tracking_) {
+      split_inflight_region reg{area_.bytes};
+      reg.set_used_idx(used_idx);  // restore() wrote used.idx; the region follows it
+    }
+  }
+
+  /// The next chain: a head to resubmit while any is left, then the ring's next available one.
+  /// Errors: the queue's; a resubmitted chain that no longer validates is rejected() like a
+  /// popped one (complete it with length 0).
+  [[nodiscard]] result<bool> pop_into(chain_type& out) noexcept {
+    if (resubmitted_ < resubmit_total_) return resubmit_next(out);
+    auto got = q_.pop_into(out);
+    if (tracking_) {
+      if (got && *got) record(out.id());
+      else if (!got) {
+        if (const auto t = q_.rejected()) record(t->id);
+      }
+    }
+    return got;
+  }
+  [[nodiscard]] result<chain_type> pop() noexcept {
+    result<chain_type> r{chain_type{}};
+    if (auto got = pop_into(*r); !got) r = got.error();
+    return r;
+  }
+  [[nodiscard]] std::optional<chain::used_token> rejected() const noexcept { return q_.rejected(); }
+  /// The wrapped queue's walk_into (a chain again from its head; records nothing).
+  [[nodiscard]] result<void> walk_into(std::uint16_t head, std::uint16_t seq,
+                                       chain_type& out) const noexcept
+    requires requires(const Queue& q, chain_type& c, std::uint16_t u) { q.walk_into(u, u, c); }
+  {
+    return q_.walk_into(head, seq, out);
+  }
+
+  /// Complete one chain (spec: link it as a one-entry batch, publish, clear, then used_idx).
+  /// Errors: invalid_argument (token id >= size(): nothing is written), the queue's.
+  [[nodiscard]] result<void> push_used(const chain::used_token& t, std::uint32_t len) noexcept {
+    if (!tracking_) return q_.push_used(t, len);
+    if (t.id >= q_.size()) return errc::invalid_argument;
+    split_inflight_region reg{area_.bytes};
+    link(reg, t.id);
+    split_inflight_region::step();
+    VIREO_TRY(q_.push_used(t, len));
+    split_inflight_region::step();
+    reg.set_inflight(t.id, false);
+    split_inflight_region::step();
+    reg.set_used_idx(q_.state().used_idx);
+    return ok();
+  }
+  [[nodiscard]] result<void> push_used(const chain_type& c, std::uint32_t len) noexcept {
+    return push_used(c.token(), len);
+  }
+  /// Complete a batch with one used.idx update (spec steps 1-3 per entry, then publish, clear all,
+  /// used_idx). Errors: invalid_argument (an id >= size(): nothing is written), the queue's.
+  [[nodiscard]] result<void> push_used(std::span<const ring::used_entry> batch) noexcept {
+    if (!tracking_ || batch.empty()) return q_.push_used(batch);
+    for (const ring::used_entry& e : batch)
+      if (e.token.id >= q_.size()) return errc::invalid_argument;
+    split_inflight_region reg{area_.bytes};
+    for (const ring::used_entry& e : batch) link(reg, e.token.id);
+    split_inflight_region::step();
+    VIREO_TRY(q_.push_used(batch));
+    split_inflight_region::step();
+    for (const ring::used_entry& e : batch) reg.set_inflight(e.token.id, false);
+    split_inflight_region::step();
+    reg.set_used_idx(q_.state().used_idx);
+    return ok();
+  }
+
+  [[nodiscard]] bool needs_notification() noexcept { return q_.needs_notification(); }
+  void disable_notifications() noexcept { q_.disable_notifications(); }
+  /// As the queue's, but true while heads wait to be resubmitted: a restarted device must not
+  /// sleep until the next kick with requests still to finish (libvhost-user kicks itself).
+  [[nodiscard]] result<bool> enable_notifications() noexcept {
+    auto r = q_.enable_notifications();
+    if (r && pending_resubmits() != 0) return true;
+    return r;
+  }
+  [[nodiscard]] result<std::uint16_t> available() noexcept {
+    auto r = q_.available();
+    if (!r) return r;
+    return static_cast<std::uint16_t>(*r + pending_resubmits());
+  }
+
+ private:
+  void forget() noexcept {
+    tracking_ = false;
+    counter_ = 0;
+    resubmit_total_ = resubmitted_ = 0;
+    resubmit_limit_ = 0;
+    last_counter_ = 0;
+    last_index_ = 0;
+    used_at_start_ = 0;
+    keep_position_ = false;
+  }
+
+  /// Spec "When receiving available buffers": counter, then the inflight mark.
+  void record(std::uint16_t head) noexcept {
+    if (head >= q_.size()) return;  // never handed out: the queue breaks on such a head
+    split_inflight_region reg{area_.bytes};
+    reg.set_counter(head, counter_++);
+    split_inflight_region::step();
+    reg.set_inflight(head, true);
+  }
+
+  static void link(split_inflight_region& reg, std::uint16_t id) noexcept {
+    reg.set_next(id, reg.last_batch_head());
+    reg.set_last_batch_head(id);
+  }
+
+  /// Initialise (version 0) or recover (version 1) the region for a queue configured as `cfg`.
+  [[nodiscard]] result<void> start_region(const ring::queue_config& cfg) noexcept {
+    const std::uint16_t n = area_.queue_size;
+    if (area_.bytes.size() < inflight_layout::queue_bytes(n) || cfg.size > n)
+      return errc::vhost_inflight_invalid;
+    // The used.idx the guest sees (the queue's own copy starts at 0 until restore()).
+    const auto used_r = q_.memory().load_u16(cfg.device_area.offset(ring::split_layout::used_idx),
+                                             std::memory_order_acquire);
+    if (!used_r) return used_r.error();
+    const std::uint16_t used = *used_r;
+    split_inflight_region reg{area_.bytes};
+    const std::uint16_t version = reg.version();
+    if (version == 0) {
+      // A fresh region (GET_INFLIGHT_FD zero-fills it; spec: version 0 = uninitialised).
+      reg.set_features(0);
+      reg.clear_descs(n);
+      reg.set_desc_num(n);
+      reg.set_last_batch_head(0);
+      reg.set_used_idx(used);
+      split_inflight_region::step();
+      reg.set_version(inflight_layout::version);
+      return ok();
+    }
+    if (version != inflight_layout::version || reg.desc_num() != n)
+      return errc::vhost_inflight_invalid;
+    VIREO_TRY(finish_last_batch(reg, cfg.size, used));
+    // Count the heads still in flight and check them before anything is handed out.
+    std::uint16_t count = 0;
+    std::uint64_t next_counter = 0;
+    for (std::uint32_t i = 0; i < n; ++i) {
+      const auto d = static_cast<std::uint16_t>(i);
+      if (!reg.inflight(d)) continue;
+      if (d >= cfg.size) return errc::vhost_inflight_invalid;
+      ++count;
+      const std::uint64_t c = reg.counter(d);
+      if (c >= next_counter) next_counter = c + 1;
+    }
+    counter_ = next_counter;
+    if (count != 0) {
+      resubmit_total_ = count;
+      resubmit_limit_ = next_counter;
+      used_at_start_ = used;
+      keep_position_ = true;
+      q_.restore(static_cast<std::uint16_t>(used + count), used);
+    }
+    return ok();
+  }
+
+  /// Spec "When reconnecting", step 1: the last batch was published (used.idx moved) but its
+  /// inflight marks were not all cleared. Checked in full before anything is changed.
+  [[nodiscard]] static result<void> finish_last_batch(split_inflight_region& reg,
+                                                      std::uint16_t ring_size,
+                                                      std::uint16_t used) noexcept {
+    if (reg.used_idx() == used) return ok();
+    const auto batch = static_cast<std::uint16_t>(used - reg.used_idx());
+    if (batch > ring_size) return errc::vhost_inflight_invalid;
+    std::uint16_t i = reg.last_batch_head();
+    for (std::uint16_t k = 0; k < batch; ++k) {
+      if (i >= ring_size) return errc::vhost_inflight_invalid;
+      if (k + 1 < batch) i = reg.next(i);
+    }
+    i = reg.last_batch_head();
+    for (std::uint16_t k = 0; k < batch; ++k) {
+      reg.set_inflight(i, false);
+      i = reg.next(i);
+    }
+    split_inflight_region::step();
+    reg.set_used_idx(used);
+    return ok();
+  }
+
+  /// Hand out the marked head that comes next in (counter, index) order. Scanning the region
+  /// each time needs no storage; it runs only while a restarted queue catches up.
+  [[nodiscard]] result<bool> resubmit_next(chain_type& out) noexcept {
+    split_inflight_region reg{area_.bytes};
+    const std::uint16_t size = q_.size();
+    bool found = false;
+    std::uint16_t best = 0;
+    std::uint64_t best_counter = 0;
+    for (std::uint32_t i = 0; i < size; ++i) {
+      const auto d = static_cast<std::uint16_t>(i);
+      if (!reg.inflight(d)) continue;
+      const std::uint64_t c = reg.counter(d);
+      if (c >= resubmit_limit_) continue;  // recorded after the restart: not a resubmission
+      if (resubmitted_ != 0 && (c < last_counter_ || (c == last_counter_ && d <= last_index_)))
+        continue;  // handed out already
+      if (!found || c < best_counter || (c == best_counter && d < best)) {
+        found = true;
+        best = d;
+        best_counter = c;
+      }
+    }
+    if (!found) {  // completed early (a device may finish a token it kept): nothing left
+      resubmitted_ = resubmit_total_;
+      return pop_into(out);
+    }
+    const auto seq = static_cast<std::uint16_t>(used_at_start_ + resubmitted_);
+    ++resubmitted_;
+    last_counter_ = best_counter;
+    last_index_ = best;
+    VIREO_TRY(q_.resubmit_into(best, seq, out));
+    return true;
+  }
+
+  Queue q_;
+  inflight_area area_{};
+  bool tracking_ = false;
+  std::uint64_t counter_ = 0;         ///< the next fetch counter (global counter of the spec)
+  std::uint16_t resubmit_total_ = 0;  ///< heads found in flight at configure()
+  std::uint16_t resubmitted_ = 0;     ///< of those, handed out by pop()
+  std::uint64_t resubmit_limit_ = 0;  ///< counters below this were recorded before the restart
+  std::uint64_t last_counter_ = 0;    ///< (counter, index) of the last head resubmitted
+  std::uint16_t last_index_ = 0;
+  std::uint16_t used_at_start_ = 0;   ///< used.idx at configure(): seq of the first resubmission
+  bool keep_position_ = false;        ///< the next restore() keeps the recovered position
+};
+
+}  // namespace vhost_user::backend
+VIREO_NAMESPACE_END
