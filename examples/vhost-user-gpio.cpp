@@ -88,7 +88,7 @@ struct gpio_instance : instance {
   be::gpio_model_options options;
   std::optional<Chip> chip;
   std::optional<model_type> model;
-  std::optional<lh::backend_server<model_type, 2>> server;
+  std::optional<daemon_support::server_for<model_type, 2>> server;
 };
 
 using sim_chip = gpio::sim::chip<8, 64>;

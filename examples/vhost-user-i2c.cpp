@@ -79,7 +79,7 @@ struct i2c_instance : instance {
   log_observer observer;
   std::optional<Bus> bus;
   std::optional<model_type> model;
-  std::optional<lh::backend_server<model_type, 1>> server;
+  std::optional<daemon_support::server_for<model_type, 1>> server;
 };
 
 /// The simulated bus with its two targets.

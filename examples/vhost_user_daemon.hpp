@@ -5,6 +5,7 @@
 #pragma once
 
 #include <vireo/linux/epoll.hpp>
+#include <vireo/linux/inflight_memfd.hpp>
 #include <vireo/linux/vhost_user_backend_runner.hpp>
 #include <vireo/vhost_user/requests.hpp>
 
@@ -13,6 +14,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <cstddef>
 #include <cstdio>
 #include <functional>
 #include <memory>
@@ -25,6 +27,11 @@
 namespace daemon_support {
 
 namespace lh = vireo::linux_host;
+
+/// The server of one socket: GET_INFLIGHT_FD regions come from sealed memfds, so a device model
+/// that tracks inflight I/O gets INFLIGHT_SHMFD offered and survives a daemon restart.
+template <typename Model, std::size_t MaxQueues>
+using server_for = lh::backend_server<Model, MaxQueues, 32, lh::memfd_inflight_allocator>;
 
 struct common_options {
   std::vector<std::string> sockets;

@@ -20,6 +20,8 @@
 #include "vireo/linux/unique_fd.hpp"
 #include "vireo/linux/vhost_user_backend_runner.hpp"
 #include "vireo/ring/queue_config.hpp"
+#include "vireo/vhost_user/backend/device.hpp"
+#include "vireo/vhost_user/backend/inflight.hpp"
 #include "vireo/vhost_user/backend/served_device.hpp"
 
 namespace vireo_fe_test {
@@ -58,6 +60,15 @@ class recorded {
   vireo::result<void> start_vring(std::uint32_t i, const ring::queue_config& c,
                                   ring::queue_state base) {
     auto r = m_->start_vring(i, c, base);
+    if (r) starts.push_back({i, base});
+    return r;
+  }
+  /// The inflight hook, when the model has it (the session then calls this one).
+  vireo::result<void> start_vring(std::uint32_t i, const ring::queue_config& c,
+                                  ring::queue_state base, be::inflight_area area)
+    requires be::inflight_device<M>
+  {
+    auto r = m_->start_vring(i, c, base, area);
     if (r) starts.push_back({i, base});
     return r;
   }
@@ -119,7 +130,8 @@ class loop_thread {
 
 /// A device model served at `path` by the real runner on a thread of its own. Destroying it
 /// (or stop()) ends the connection the way a back-end that exits does: the socket closes.
-template <be::served_device M>
+/// `Allocator`: the server's inflight allocator (INFLIGHT_SHMFD offered to an inflight model).
+template <be::served_device M, typename Allocator = be::no_inflight_allocator>
 class served_backend {
  public:
   served_backend(M& model, const std::string& path) : rec(model) {
@@ -144,13 +156,13 @@ class served_backend {
   void pause() {
     if (loop_) loop_->stop();
   }
-  [[nodiscard]] lh::backend_server<recorded<M>>& server() { return *server_; }
+  [[nodiscard]] lh::backend_server<recorded<M>, 8, 32, Allocator>& server() { return *server_; }
 
   recorded<M> rec;
 
  private:
   std::optional<lh::epoll_set> ep_;
-  std::optional<lh::backend_server<recorded<M>>> server_;
+  std::optional<lh::backend_server<recorded<M>, 8, 32, Allocator>> server_;
   std::optional<loop_thread> loop_;
 };
 

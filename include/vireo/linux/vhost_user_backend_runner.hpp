@@ -5,22 +5,28 @@
 // (vhost_user/backend/session.hpp); this file only moves bytes, fds and eventfd signals.
 #pragma once
 
+#include <fcntl.h>
+#include <poll.h>
 #include <sys/epoll.h>
 
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <span>
 #include <string_view>
+#include <type_traits>
 
 #include "vireo/core/result.hpp"
 #include "vireo/linux/epoll.hpp"
 #include "vireo/linux/mmap_region_mapper.hpp"
+#include "vireo/linux/sys.hpp"
 #include "vireo/linux/unix_socket.hpp"
 #include "vireo/linux/vhost_user_channel.hpp"
+#include "vireo/vhost_user/backend/inflight.hpp"
 #include "vireo/vhost_user/backend/served_device.hpp"
 #include "vireo/vhost_user/backend/session.hpp"
 #include "vireo/vhost_user/message.hpp"
@@ -75,19 +81,31 @@ class loop_endpoint {
 /// front-end cannot stall the loop through them. One limitation: replies are sent blocking, so a
 /// front-end that sends requests and never reads its replies can, once the socket buffer is
 /// full, stall the loop (and the other servers on it).
+///
+/// `Allocator` (an inflight_allocator, e.g. memfd_inflight_allocator) gives GET_INFLIGHT_FD its
+/// regions; the server owns one. With the default no_inflight_allocator the session has none and
+/// INFLIGHT_SHMFD is not offered.
 template <vhost_user::backend::served_device Device, std::size_t MaxQueues = 8,
-          std::size_t MaxSlots = 32>
+          std::size_t MaxSlots = 32,
+          vhost_user::backend::inflight_allocator Allocator =
+              vhost_user::backend::no_inflight_allocator>
 class backend_server final : public loop_endpoint {
   static_assert(MaxQueues <= 64, "notify_mask carries 64 vrings");
+  static constexpr bool has_allocator =
+      !std::is_same_v<Allocator, vhost_user::backend::no_inflight_allocator>;
 
  public:
-  using session_type = vhost_user::backend::session<Device, mmap_region_mapper, MaxQueues, MaxSlots>;
+  using session_type =
+      vhost_user::backend::session<Device, mmap_region_mapper, MaxQueues, MaxSlots, Allocator>;
   static constexpr std::uint16_t role_listener = 0, role_socket = 1, role_kick = 2;
   /// How often a vring set up with the no-fd kick bit is polled.
   static constexpr int poll_interval_ms = 1;
+  /// How long config_changed() waits by default for room to send and for the front-end's
+  /// REPLY_ACK on the back-end channel.
+  static constexpr int default_backend_reply_timeout_ms = 1000;
 
   backend_server(Device& device, backend_observer* observer = nullptr) noexcept
-      : dev_(&device), session_(device, mapper_), obs_(observer ? observer : &quiet_) {
+      : dev_(&device), session_(make_session(device)), obs_(observer ? observer : &quiet_) {
     kick_watch_.fill(-1);
   }
   backend_server(const backend_server&) = delete;
@@ -116,6 +134,37 @@ class backend_server final : public loop_endpoint {
   [[nodiscard]] bool connected() const noexcept { return conn_.has_value(); }
   [[nodiscard]] const session_type& session() const noexcept { return session_; }
   [[nodiscard]] const mmap_region_mapper& mapper() const noexcept { return mapper_; }
+  /// Bound config_changed()'s waits to `ms` (> 0) from now on.
+  void set_backend_reply_timeout(int ms) noexcept {
+    VIREO_ASSERT(ms > 0);
+    backend_timeout_ms_ = ms > 0 ? ms : default_backend_reply_timeout_ms;
+  }
+  /// The inflight allocator (live() regions: the session's GET_INFLIGHT_FD region, if any).
+  [[nodiscard]] const Allocator& inflight_allocator() const noexcept { return alloc_; }
+
+  /// The device's configuration space changed: send BACKEND_CONFIG_CHANGE_MSG on the back-end
+  /// channel (SET_BACKEND_REQ_FD), so that the front-end raises the guest's config interrupt.
+  /// Call it on the loop's thread, between run_once() calls (not from inside a device hook: a
+  /// failure drops the connection the hook's caller is using). The
+  /// send and, with REPLY_ACK, the wait for the front-end's answer are each bounded by
+  /// set_backend_reply_timeout() (default 1 s; QEMU answers at once; a front-end that never
+  /// does must not hang the loop); the answer is checked by session::backend_reply(). Errors:
+  /// those of session::config_changed() (vhost_no_backend_channel, vhost_not_negotiated without
+  /// CONFIG, vhost_out_of_order while every vring is stopped), nothing sent; host_closed (no
+  /// connection); host_timeout (no room to send, or no answer in time); host_disconnected or the
+  /// transport's errors; decode_reply's (a malformed answer); vhost_backend_request_failed (the
+  /// front-end answered non-zero: the channel stays usable). After any other failure once the
+  /// request went out, the back-end channel can no longer be trusted (a late answer would be
+  /// taken for the next one), so the connection is dropped, as for a malformed message on the
+  /// main socket; the front-end may reconnect (rule B20).
+  [[nodiscard]] result<void> config_changed() noexcept {
+    if (!conn_) return errc::host_closed;
+    auto msg = session_.config_changed();
+    if (!msg) return msg.error();
+    const result<void> r = exchange_backend(*msg);
+    if (!r && r.error() != errc::vhost_backend_request_failed) drop_connection(r.error());
+    return r;
+  }
   /// Connections accepted and served so far (a reconnect counts again).
   [[nodiscard]] std::uint64_t connections() const noexcept { return connections_; }
 
@@ -157,6 +206,57 @@ class backend_server final : public loop_endpoint {
 
  private:
   using clock = std::chrono::steady_clock;
+
+  /// Send `msg` on the back-end channel and, if it awaits one, hand the answer to the session.
+  /// The channel works on a duplicate of the session's fd (the session keeps owning its own);
+  /// any fd a hostile answer carries closes with the received message.
+  [[nodiscard]] result<void> exchange_backend(
+      const vhost_user::backend::backend_message& msg) noexcept {
+    const int dup = real_sys::fcntl(session_.backend_fd(), F_DUPFD_CLOEXEC, 0);
+    if (dup < 0) {
+      if (msg.awaits_reply) (void)session_.backend_reply({}, {});  // nothing will answer
+      return errc_from_errno(-dup);
+    }
+    channel ch{unique_fd{dup}};
+    const auto deadline = clock::now() + std::chrono::milliseconds(backend_timeout_ms_);
+    result<void> r = set_nonblocking(ch.fd());
+    if (r) r = wait_ready(ch.fd(), POLLOUT, deadline);  // a full socket must not block us
+    if (r) r = ch.send(msg.bytes());
+    if (!r || !msg.awaits_reply) {
+      if (msg.awaits_reply) (void)session_.backend_reply({}, {});  // clears the await
+      return r;
+    }
+    for (;;) {
+      auto m = ch.try_receive();
+      if (!m) {
+        (void)session_.backend_reply({}, {});
+        return m.error();
+      }
+      if (!m->empty()) return session_.backend_reply(m->bytes(), m->fds().view());
+      if (auto w = wait_ready(ch.fd(), POLLIN, deadline); !w) {
+        (void)session_.backend_reply({}, {});
+        return w;
+      }
+    }
+  }
+
+  /// poll() `fd` for `events` until `deadline`: host_timeout when it passes first.
+  [[nodiscard]] static result<void> wait_ready(int fd, short events,
+                                               clock::time_point deadline) noexcept {
+    for (;;) {
+      const auto left = deadline - clock::now();
+      if (left <= clock::duration::zero()) return errc::host_timeout;
+      pollfd p{fd, events, 0};
+      const int r = real_sys::poll(&p, 1, clamp_ms(left));
+      if (r > 0) return ok();
+      if (r < 0 && r != -EINTR) return errc_from_errno(-r);
+    }
+  }
+
+  session_type make_session(Device& device) noexcept {
+    if constexpr (has_allocator) return session_type{device, mapper_, alloc_};
+    else return session_type{device, mapper_};
+  }
 
   static int clamp_ms(clock::duration d) noexcept {
     const auto ms = std::chrono::ceil<std::chrono::milliseconds>(d).count();
@@ -214,7 +314,8 @@ class backend_server final : public loop_endpoint {
     obs_->request(decoded->request(), out.status);
     apply(out.actions());
     if (!out.reply().empty()) {
-      if (auto s = conn_->send(out.reply()); !s) {
+      // GET_INFLIGHT_FD's region travels with its reply; the session keeps owning it.
+      if (auto s = conn_->send(out.reply(), out.reply_fds()); !s) {
         drop_connection(s.error());
         return;
       }
@@ -345,6 +446,7 @@ class backend_server final : public loop_endpoint {
 
   Device* dev_;
   mmap_region_mapper mapper_;
+  [[no_unique_address]] Allocator alloc_{};  // before session_, which points at it
   session_type session_;
   backend_observer quiet_;
   backend_observer* obs_;
@@ -355,6 +457,7 @@ class backend_server final : public loop_endpoint {
   std::array<int, MaxQueues> kick_watch_{};
   std::optional<clock::time_point> deadline_;
   std::uint64_t connections_ = 0;
+  int backend_timeout_ms_ = default_backend_reply_timeout_ms;
 };
 
 /// Runs endpoints (backend_servers) on one thread until stop() or a stop fd becomes readable

@@ -37,6 +37,16 @@
 VIREO_NAMESPACE_BEGIN
 namespace linux_host {
 
+/// The inflight region a back-end handed out with GET_INFLIGHT_FD, as the front-end keeps it:
+/// `fd` is the front-end's own duplicate (owned by the front-end), the rest as in the reply.
+struct inflight_region {
+  int fd = -1;
+  std::uint64_t size = 0;         ///< mmap_size
+  std::uint64_t mmap_offset = 0;
+  std::uint16_t num_queues = 0;
+  std::uint16_t queue_size = 0;
+};
+
 /// The front-end of one vhost-user back-end. The order of use follows the spec's session (digest
 /// §6.1) and QEMU's (§7):
 ///
@@ -56,6 +66,8 @@ namespace linux_host {
 /// addresses and KICK last (F6); the documented fds (F7); GET_VRING_BASE to stop (F8); at most 8
 /// regions per SET_MEM_TABLE and GET_MAX_MEM_SLOTS with ADD_MEM_REG (F9); SET_VRING_ENABLE only
 /// with bit 30 (F10). No back-end channel is served: BACKEND_REQ is never acked (F11).
+/// Inflight tracking: get_inflight_fd() / set_inflight_fd() before the rings start; the region's
+/// fd is kept and reconnect() hands it to the restarted back-end.
 ///
 /// The front-end owns the kick, call and err eventfds of each vring (kept across reconnects)
 /// and a duplicate of every memory region's fd (to send the table again after a reconnect).
@@ -151,6 +163,11 @@ class basic_frontend {
   [[nodiscard]] int kick_fd(std::uint32_t i) const noexcept { return fd_of(i, &vring::kick); }
   [[nodiscard]] int call_fd(std::uint32_t i) const noexcept { return fd_of(i, &vring::call); }
   [[nodiscard]] int err_fd(std::uint32_t i) const noexcept { return fd_of(i, &vring::err); }
+
+  /// The inflight region GET_INFLIGHT_FD handed out (kept across reconnects), if any.
+  [[nodiscard]] const std::optional<inflight_region>& inflight() const noexcept {
+    return inflight_;
+  }
 
   // ---- Negotiation (digest §6.1 steps 2-4, §7.1) --------------------------------------------
 
@@ -424,6 +441,57 @@ class basic_frontend {
     return static_cast<std::uint8_t>(*v);
   }
 
+  // ---- Inflight I/O tracking (INFLIGHT_SHMFD, digest §6.4) ----------------------------------
+
+  /// GET_INFLIGHT_FD for options().num_queues rings of `queue_size` entries: the back-end
+  /// allocates the shared region it records the requests it took in; the front-end keeps its fd
+  /// (a duplicate), size and offset, replacing a region kept before. QEMU's order
+  /// (vhost-user-blk): after SET_FEATURES and before the rings start, then SET_INFLIGHT_FD.
+  /// Errors: vhost_not_owner; vhost_not_negotiated (INFLIGHT_SHMFD not acked: nothing sent);
+  /// vhost_zero_size (queue_size 0); host_request_failed (the back-end answered mmap_size 0:
+  /// no region, as QEMU then carries on without one); the errno of the fd duplication; those of
+  /// the request (the codec checks the reply's layout and that an fd comes iff mmap_size != 0).
+  [[nodiscard]] result<void> get_inflight_fd(std::uint16_t queue_size) noexcept {
+    if (!owner_) return errc::vhost_not_owner;
+    if (queue_size == 0) return errc::vhost_zero_size;
+    vhost_user::inflight req{};
+    req.num_queues.set(static_cast<std::uint16_t>(opts_.num_queues));
+    req.queue_size.set(queue_size);
+    const result<vhost_user::message> m =
+        rc_.call(vhost_user::frontend_request::get_inflight_fd, as_bytes_of(req));
+    if (!m) return m.error();
+    const auto got = m->as<vhost_user::inflight>();
+    if (got.mmap_size.get() == 0 || m->fd_count != 1) return errc::host_request_failed;
+    auto dup = duplicate(m->fds[0]);  // the received one closes with the next reply
+    if (!dup) return dup.error();
+    inflight_fd_ = std::move(*dup);
+    inflight_ = inflight_region{inflight_fd_.get(), got.mmap_size.get(), got.mmap_offset.get(),
+                                static_cast<std::uint16_t>(opts_.num_queues), queue_size};
+    return ok();
+  }
+
+  /// SET_INFLIGHT_FD with the kept region (its fd, size, offset, queue count and size): the
+  /// back-end tracks in it from now on, and a restarted one resumes what it holds. reconnect()
+  /// sends it by itself. Errors: vhost_not_owner; vhost_out_of_order (no region kept: call
+  /// get_inflight_fd() first); vhost_not_negotiated; those of the request.
+  [[nodiscard]] result<void> set_inflight_fd() noexcept {
+    if (!owner_) return errc::vhost_not_owner;
+    if (!inflight_) return errc::vhost_out_of_order;
+    vhost_user::inflight req{};
+    req.mmap_size.set(inflight_->size);
+    req.mmap_offset.set(inflight_->mmap_offset);
+    req.num_queues.set(inflight_->num_queues);
+    req.queue_size.set(inflight_->queue_size);
+    const int fd = inflight_fd_.get();
+    return rc_.send(vhost_user::frontend_request::set_inflight_fd, as_bytes_of(req), {&fd, 1});
+  }
+
+  /// Forget the kept region (its fd is closed): a reconnect then sends none.
+  void drop_inflight() noexcept {
+    inflight_.reset();
+    inflight_fd_.reset();
+  }
+
   // ---- Connection ---------------------------------------------------------------------------
 
   /// Look for a back-end that went away (or spoke out of turn) without sending anything.
@@ -436,9 +504,12 @@ class basic_frontend {
 
   /// Continue on a new connection to a (restarted) back-end with the whole setup sent again
   /// (digest §6.5): negotiate(); SET_FEATURES with the features set before; SET_STATUS with the
-  /// status set before (if STATUS is negotiated now); the memory table; and every vring that was
-  /// started restarted from its resume base (F8: the GET_VRING_BASE answer, or
-  /// set_resume_base()), enabled again if it was. The vring eventfds stay the same.
+  /// status set before (if STATUS is negotiated now); SET_INFLIGHT_FD with the kept inflight
+  /// region (if INFLIGHT_SHMFD is negotiated now; QEMU skips it too otherwise), before the
+  /// memory and the rings, so that the new back-end finds the requests its predecessor took;
+  /// the memory table; and every vring that was started restarted from its resume base (F8: the
+  /// GET_VRING_BASE answer, or set_resume_base()), enabled again if it was. The vring eventfds
+  /// stay the same.
   /// Errors: vhost_out_of_order (a started vring has no resume base: its position is unknown;
   /// nothing is sent), feature_not_offered (the new back-end lacks a feature set before), those
   /// of the steps. On error the new connection is left as far as it got.
@@ -467,6 +538,8 @@ class basic_frontend {
     }
     if (status_ != 0 && negotiated(vhost_user::protocol_feature::status))
       VIREO_TRY(send_u64(vhost_user::frontend_request::set_status, status_));
+    if (inflight_ && negotiated(vhost_user::protocol_feature::inflight_shmfd))
+      VIREO_TRY(set_inflight_fd());
     if (region_count_ != 0) VIREO_TRY(resend_table());
     for (std::uint32_t i = 0; i < opts_.num_queues; ++i) {
       if (!restart[i]) continue;
@@ -849,6 +922,8 @@ class basic_frontend {
   std::array<basic_unique_fd<Sys>, MaxRegions> region_fds_{};
   std::size_t region_count_ = 0;
   std::array<vring, MaxQueues> vrings_{};
+  std::optional<inflight_region> inflight_;
+  basic_unique_fd<Sys> inflight_fd_;
 };
 
 /// The front-end over the real system calls.

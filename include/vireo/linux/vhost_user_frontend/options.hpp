@@ -13,15 +13,17 @@ namespace linux_host {
 
 /// The protocol features the front-end implements, and so the most it acks (rule F1): MQ
 /// (GET_QUEUE_NUM), REPLY_ACK (NEED_REPLY on every request without a reply of its own), CONFIG
-/// (GET/SET_CONFIG), CONFIGURE_MEM_SLOTS (ADD/REM_MEM_REG instead of SET_MEM_TABLE) and STATUS
-/// (GET/SET_STATUS). Never BACKEND_REQ (no back-end channel is served, rule F11), LOG_SHMFD,
-/// INFLIGHT_SHMFD, INBAND_NOTIFICATIONS, ...
+/// (GET/SET_CONFIG), CONFIGURE_MEM_SLOTS (ADD/REM_MEM_REG instead of SET_MEM_TABLE), STATUS
+/// (GET/SET_STATUS) and INFLIGHT_SHMFD (GET/SET_INFLIGHT_FD, the region kept for a restarted
+/// back-end). Never BACKEND_REQ (no back-end channel is served, rule F11), LOG_SHMFD,
+/// INBAND_NOTIFICATIONS, ...
 inline constexpr std::uint64_t frontend_protocol_features =
     vhost_user::bit(vhost_user::protocol_feature::mq) |
     vhost_user::bit(vhost_user::protocol_feature::reply_ack) |
     vhost_user::bit(vhost_user::protocol_feature::config) |
     vhost_user::bit(vhost_user::protocol_feature::configure_mem_slots) |
-    vhost_user::bit(vhost_user::protocol_feature::status);
+    vhost_user::bit(vhost_user::protocol_feature::status) |
+    vhost_user::bit(vhost_user::protocol_feature::inflight_shmfd);
 
 /// How a front-end negotiates and waits.
 struct frontend_options {

@@ -16,6 +16,8 @@
 #include "vireo/i2c/host_bus.hpp"
 #include "vireo/ring/any_device_queue.hpp"
 #include "vireo/ring/queue_config.hpp"
+#include "vireo/vhost_user/backend/inflight.hpp"
+#include "vireo/vhost_user/backend/inflight_queue.hpp"
 #include "vireo/vhost_user/backend/served_device.hpp"
 
 VIREO_NAMESPACE_BEGIN
@@ -38,11 +40,19 @@ inline constexpr int i2c_tail_deadline_ms = 2;
 /// (QEMU 7.2 asks none), VIRTIO_I2C_F_ZERO_LENGTH_REQUEST offered and required. `Bus` is the host
 /// side (i2c::host_bus: a simulation, or linux_host::i2c_dev_bus). Call attach() with the
 /// session's memory before the session may start the vring.
+///
+/// Inflight I/O tracking (an inflight_device): the requestq is an inflight_queue, so with a
+/// region from the front-end (INFLIGHT_SHMFD, offered when the session has an allocator) every
+/// request taken from a split ring is recorded until its used entry is published, and a
+/// restarted daemon completes the requests its predecessor took before it reads the ring again
+/// (each exactly once: the bus runs them again, which the front-end must accept for an i2c
+/// transfer that was cut off). Packed rings are not tracked (the session lays the region out for
+/// split rings only), nor IN_ORDER ones (not offered).
 template <i2c::host_bus Bus, std::size_t MaxSlots = 32, std::size_t Segments = 8>
 class i2c_device_model {
  public:
   using memory_type = region_table<MaxSlots>;
-  using queue_type = ring::any_device_queue<memory_type, Segments>;
+  using queue_type = inflight_queue<ring::any_device_queue<memory_type, Segments>>;
   using device_type = i2c::device<queue_type, Bus>;
 
   explicit i2c_device_model(Bus& bus, std::uint32_t max_queue_size = 1024,
@@ -78,8 +88,16 @@ class i2c_device_model {
   /// driver; vhost-user has no FEATURES_OK, so the ring does not start).
   [[nodiscard]] result<void> start_vring(std::uint32_t i, const ring::queue_config& cfg,
                                          ring::queue_state base) noexcept {
+    return start_vring(i, cfg, base, inflight_area{});
+  }
+  /// The same, tracking in `area` (the vring's part of the inflight region; empty: untracked).
+  /// A region the previous daemon left is checked and its heads resubmitted first
+  /// (inflight_queue::configure; vhost_inflight_invalid when it does not fit the ring).
+  [[nodiscard]] result<void> start_vring(std::uint32_t i, const ring::queue_config& cfg,
+                                         ring::queue_state base, inflight_area area) noexcept {
     if (i != 0 || !queue_) return errc::invalid_argument;
     VIREO_TRY(i2c::check_driver_features(cfg.features));
+    queue_->attach(area);
     VIREO_TRY(queue_->configure(cfg));
     queue_->restore(base.next_avail, base.used_idx);
     i2c::device_options o = opt_;
@@ -125,6 +143,8 @@ class i2c_device_model {
   [[nodiscard]] bool broken() const noexcept { return broken_; }
   /// The device's counters (requests, errors, groups, tails closed); attach() first.
   [[nodiscard]] const i2c::device_stats& stats() const noexcept { return dev_->stats(); }
+  /// The requestq is tracked in an inflight region (started, split, a region attached).
+  [[nodiscard]] bool tracking_inflight() const noexcept { return queue_ && queue_->tracking(); }
 
  private:
   [[nodiscard]] bool serving() const noexcept { return started_ && enabled_ && !broken_; }
