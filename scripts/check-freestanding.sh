@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# Proves that include/vireo/{core,ring,chain,gpio,i2c,vhost_user} stay freestanding-friendly (no CMake involved):
+# Proves that include/vireo/{core,ring,chain,gpio,i2c,vhost_user,greybus} stay freestanding-friendly (no CMake involved):
 #   1. no header there includes a hosted-only standard header or an OS header (textual check);
 #   2. every header there, and tests/freestanding/freestanding_check.cpp, compiles for a
 #      Cortex-M4 with -fno-exceptions -fno-rtti, and no OS header is included by a Vireo header
@@ -23,7 +23,7 @@ done
 FLAGS=(-std=c++20 -mcpu=cortex-m4 -mthumb -Os -fno-exceptions -fno-rtti -ffunction-sections
        -Wall -Wextra -Wpedantic -Werror -Iinclude)
 LAYERS=()
-for dir in include/vireo/core include/vireo/ring include/vireo/chain include/vireo/gpio include/vireo/i2c include/vireo/vhost_user; do
+for dir in include/vireo/core include/vireo/ring include/vireo/chain include/vireo/gpio include/vireo/i2c include/vireo/vhost_user include/vireo/greybus; do
   [ -d "$dir" ] && LAYERS+=("$dir")
 done
 work=$(mktemp -d)
@@ -34,11 +34,11 @@ fail=0
 banned='iostream|string|vector|memory|functional|map|unordered_map|stdexcept|thread|mutex|unistd\.h|sys/[^>]*'
 if [ "${#LAYERS[@]}" -gt 0 ] &&
    grep -rnE --include='*.hpp' "^[[:space:]]*#[[:space:]]*include[[:space:]]*<($banned)>" "${LAYERS[@]}"; then
-  echo "freestanding: the includes above are not allowed in core/ring/chain/gpio/i2c/vhost_user" >&2
+  echo "freestanding: the includes above are not allowed in core/ring/chain/gpio/i2c/vhost_user/greybus" >&2
   fail=1
 fi
 
-# Fails if a Vireo core/ring/chain/gpio/i2c/vhost_user header is the direct includer of an OS header in a -H tree.
+# Fails if a Vireo core/ring/chain/gpio/i2c/vhost_user/greybus header is the direct includer of an OS header in a -H tree.
 check_include_tree() {
   awk -v tu="$1" '
     /^\.+ / {
@@ -46,7 +46,7 @@ check_include_tree() {
       path = substr($0, depth + 2)
       stack[depth] = path
       parent = depth == 1 ? tu : stack[depth - 1]
-      if (parent ~ /(^|\/)include\/vireo\/(core|ring|chain|gpio|i2c|vhost_user)\// &&
+      if (parent ~ /(^|\/)include\/vireo\/(core|ring|chain|gpio|i2c|vhost_user|greybus)\// &&
           path ~ /(^|\/)(sys|linux)\/|(^|\/)(unistd|fcntl|pthread)\.h$/) {
         printf "freestanding: %s includes the OS header %s\n", parent, path
         bad = 1
@@ -55,7 +55,7 @@ check_include_tree() {
     END { exit bad }' "$2"
 }
 
-# 2a. Every core/ring/chain/gpio/i2c/vhost_user header, in one TU, compiled for the target.
+# 2a. Every core/ring/chain/gpio/i2c/vhost_user/greybus header, in one TU, compiled for the target.
 headers=()
 if [ "${#LAYERS[@]}" -gt 0 ]; then
   mapfile -t headers < <(find "${LAYERS[@]}" -name '*.hpp' | sort)
@@ -64,7 +64,7 @@ fi
 for h in "${headers[@]}"; do echo "#include <${h#include/}>" >> "$work/all_headers.cpp"; done
 if ! "$CXX" "${FLAGS[@]}" -fsyntax-only -H "$work/all_headers.cpp" 2> "$work/all_headers.H"; then
   grep -v '^\.\|^Multiple include guards\|^include/\|^/' "$work/all_headers.H" >&2 || true
-  echo "freestanding: core/ring/chain/gpio/i2c/vhost_user headers do not compile for cortex-m4" >&2
+  echo "freestanding: core/ring/chain/gpio/i2c/vhost_user/greybus headers do not compile for cortex-m4" >&2
   fail=1
 fi
 check_include_tree "$work/all_headers.cpp" "$work/all_headers.H" || fail=1
@@ -108,7 +108,7 @@ if [ "$fail" -ne 0 ]; then
   echo "freestanding: FAILED" >&2
   exit 1
 fi
-echo "freestanding: ${#headers[@]} core/ring/chain/gpio/i2c/vhost_user headers and $src compile for cortex-m4"
+echo "freestanding: ${#headers[@]} core/ring/chain/gpio/i2c/vhost_user/greybus headers and $src compile for cortex-m4"
 echo "freestanding: no OS header included by Vireo, no malloc/new/delete/throw referenced"
 echo "freestanding: undefined symbols of the check object: ${undefined//$'\n'/ }"
 echo "freestanding: the same round trips pass on the host (ring, regions, faults, virtio-i2c)"

@@ -64,6 +64,18 @@
 #include "vireo/i2c/sim/target.hpp"
 #include "vireo/i2c/wire.hpp"
 
+#include "vireo/greybus/control.hpp"
+#include "vireo/greybus/gpio.hpp"
+#include "vireo/greybus/header.hpp"
+#include "vireo/greybus/i2c.hpp"
+#include "vireo/greybus/message.hpp"
+#include "vireo/greybus/operation.hpp"
+#include "vireo/greybus/pwm.hpp"
+#include "vireo/greybus/registry.hpp"
+#include "vireo/greybus/spi.hpp"
+#include "vireo/greybus/svc.hpp"
+#include "vireo/greybus/uart.hpp"
+
 #include "vireo/vhost_user/backend/device.hpp"
 #include "vireo/vhost_user/backend/gpio_device_model.hpp"
 #include "vireo/vhost_user/backend/i2c_device_model.hpp"

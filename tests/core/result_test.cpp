@@ -67,6 +67,33 @@ constexpr errc all_errc[] = {
     errc::vhost_out_of_order,       errc::vhost_not_negotiated,
     errc::vhost_inflight_invalid,   errc::vhost_no_backend_channel,
     errc::vhost_backend_request_failed, errc::vhost_log_range,
+    // greybus (7xx)
+    errc::greybus_short_message, errc::greybus_size_below_header,
+    errc::greybus_incomplete_message, errc::greybus_trailing_bytes,
+    errc::greybus_response_id_zero, errc::greybus_request_result_nonzero,
+    errc::greybus_unknown_operation, errc::greybus_payload_too_short,
+    errc::greybus_payload_too_long, errc::greybus_not_a_request, errc::greybus_no_response,
+    errc::greybus_count_overrun, errc::greybus_data_length, errc::greybus_empty_data,
+    errc::greybus_error_response, errc::greybus_index_out_of_range,
+    errc::greybus_message_too_large,
+    errc::greybus_manifest_too_short, errc::greybus_manifest_size_mismatch,
+    errc::greybus_manifest_version, errc::greybus_manifest_trailing_bytes,
+    errc::greybus_manifest_descriptor_overrun, errc::greybus_manifest_descriptor_type,
+    errc::greybus_manifest_descriptor_too_small, errc::greybus_manifest_interface_count,
+    errc::greybus_manifest_string_missing, errc::greybus_manifest_string_reused,
+    errc::greybus_manifest_control_class, errc::greybus_manifest_bundle_invalid_id,
+    errc::greybus_manifest_bundle_duplicate, errc::greybus_manifest_no_bundles,
+    errc::greybus_manifest_size_alignment, errc::greybus_manifest_string_id_zero,
+    errc::greybus_manifest_string_duplicate, errc::greybus_manifest_bundle_empty,
+    errc::greybus_manifest_cport_control, errc::greybus_manifest_cport_id_range,
+    errc::greybus_manifest_cport_orphan, errc::greybus_manifest_cport_duplicate,
+    errc::greybus_manifest_capacity, errc::greybus_manifest_string_too_long,
+    errc::greybus_manifest_too_large, errc::greybus_mnfs_syntax,
+    errc::greybus_mnfs_unknown_section, errc::greybus_mnfs_duplicate,
+    errc::greybus_mnfs_missing_key, errc::greybus_mnfs_bad_number,
+    errc::greybus_mnfs_duplicate_id, errc::greybus_mnfs_bad_reference,
+    errc::greybus_mnfs_bad_header, errc::greybus_mnfs_control_mismatch,
+    errc::greybus_mnfs_unsupported,
     // host back-ends (8xx)
     errc::host_no_device,       errc::host_permission_denied,  errc::host_busy,
     errc::host_not_supported,   errc::host_rejected,           errc::host_io_error,
@@ -177,6 +204,7 @@ TEST_CASE("errc: values sit in their documented bands (1xx core, 2xx ring, 3xx c
   CHECK(static_cast<int>(errc::feature_not_negotiated) == 214);
   CHECK(static_cast<int>(errc::desc_index_out_of_range) == 300);
   CHECK(static_cast<int>(errc::segment_limit) == 309);
+  CHECK(static_cast<int>(errc::greybus_short_message) == 700);
   // Every band is dense: its values run from N00 without a gap, so a new enumerator missing
   // from all_errc (or a typo in a value) shows up here.
   std::map<int, std::set<int>> bands;
@@ -191,6 +219,7 @@ TEST_CASE("errc: values sit in their documented bands (1xx core, 2xx ring, 3xx c
     CHECK(*members.rbegin() == static_cast<int>(members.size()) - 1);
   }
   CHECK(bands.size() >= 3);
+  CHECK(bands.count(7) == 1);  // greybus (7xx) is listed, so its density is checked above
 }
 
 TEST_CASE("errc: error_message is non-empty and distinct for every enumerator") {

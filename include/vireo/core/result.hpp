@@ -150,6 +150,60 @@ enum class errc : std::uint16_t {
   vhost_backend_request_failed = 625, ///< the front-end answered a back-end request with non-zero
   vhost_log_range = 626, ///< a dirty-log write beyond the log's size (rule B22)
 
+  // greybus (7xx)
+  greybus_short_message = 700, ///< fewer than the 8 bytes of an operation message header
+  greybus_size_below_header = 701, ///< header size field below 8 (the header counts itself, §1)
+  greybus_incomplete_message = 702, ///< header size field above the bytes received (§1)
+  greybus_trailing_bytes = 703, ///< bytes after header.size (strict mode; Linux ignores them)
+  greybus_response_id_zero = 704, ///< a response with operation id 0 (only requests may be unidirectional)
+  greybus_request_result_nonzero = 705, ///< a request with a non-zero result byte (strict mode)
+  greybus_unknown_operation = 706, ///< operation type not defined for the protocol (0x7f included)
+  greybus_payload_too_short = 707, ///< payload shorter than the operation's layout (Linux -EMSGSIZE)
+  greybus_payload_too_long = 708, ///< payload longer than the operation's layout (Linux -EMSGSIZE)
+  greybus_not_a_request = 709, ///< a request was expected but the response bit is set, or the reverse
+  greybus_no_response = 710, ///< a response to a unidirectional operation (it never has one)
+  greybus_count_overrun = 711, ///< an op/transfer count whose descriptors overrun the payload
+  greybus_data_length = 712, ///< data bytes differ from what the length fields declare
+  greybus_empty_data = 713, ///< a data length of 0 where the protocol needs at least 1
+  greybus_error_response = 714, ///< the response carries a non-zero result: its payload is void
+  greybus_index_out_of_range = 715, ///< a line/instance/chip-select index beyond the reported count
+  greybus_message_too_large = 716, ///< a message would exceed 65535 bytes (the size field)
+  greybus_manifest_too_short = 717, ///< manifest shorter than its 4-byte header (§5.1)
+  greybus_manifest_size_mismatch = 718, ///< manifest header size differs from the buffer length (Linux: must be equal)
+  greybus_manifest_version = 719, ///< manifest major version newer than 0 (§5.4)
+  greybus_manifest_trailing_bytes = 720, ///< 1 to 3 bytes after the last descriptor: too few for a descriptor header
+  greybus_manifest_descriptor_overrun = 721, ///< descriptor size beyond the bytes left in the manifest
+  greybus_manifest_descriptor_type = 722, ///< descriptor type 0 (invalid) or 5..255 (reserved)
+  greybus_manifest_descriptor_too_small = 723, ///< descriptor smaller than its type needs (8; string 6 + length, padded to 4)
+  greybus_manifest_interface_count = 724, ///< not exactly one interface descriptor
+  greybus_manifest_string_missing = 725, ///< the interface names a string id no string descriptor has
+  greybus_manifest_string_reused = 726, ///< one string referenced twice (spec: at most once; Linux consumes it on first use)
+  greybus_manifest_control_class = 727, ///< a bundle of class Control (Linux: non-zero bundles; spec: any)
+  greybus_manifest_bundle_invalid_id = 728, ///< bundle id 0xff (BUNDLE_ID_NONE)
+  greybus_manifest_bundle_duplicate = 729, ///< a bundle id used twice
+  greybus_manifest_no_bundles = 730, ///< no bundle survives validation (Linux: at least one)
+  greybus_manifest_size_alignment = 731, ///< descriptor size not a multiple of 4 (strict mode)
+  greybus_manifest_string_id_zero = 732, ///< string descriptor with id 0 (strict mode)
+  greybus_manifest_string_duplicate = 733, ///< two string descriptors with one id (strict mode)
+  greybus_manifest_bundle_empty = 734, ///< a bundle without cport (strict mode)
+  greybus_manifest_cport_control = 735, ///< cport descriptor with id 0 (strict mode: the control cport is implicit)
+  greybus_manifest_cport_id_range = 736, ///< cport id above 4095 (strict mode)
+  greybus_manifest_cport_orphan = 737, ///< cport of a bundle that does not exist (strict mode)
+  greybus_manifest_cport_duplicate = 738, ///< a cport id used twice in the interface (strict mode)
+  greybus_manifest_capacity = 739, ///< more bundles or cports than the manifest view holds
+  greybus_manifest_string_too_long = 740, ///< string longer than 255 bytes (u8 length)
+  greybus_manifest_too_large = 741, ///< manifest would exceed 65535 bytes (le16 size)
+  greybus_mnfs_syntax = 742, ///< mnfs line that is no section, option or comment; bad UTF-8
+  greybus_mnfs_unknown_section = 743, ///< mnfs section that names no known descriptor
+  greybus_mnfs_duplicate = 744, ///< mnfs section or key given twice (configparser strict)
+  greybus_mnfs_missing_key = 745, ///< mnfs section lacks a required key
+  greybus_mnfs_bad_number = 746, ///< mnfs number or id that is no integer or out of range
+  greybus_mnfs_duplicate_id = 747, ///< two mnfs descriptors of one kind with the same id
+  greybus_mnfs_bad_reference = 748, ///< mnfs reference to a missing string or bundle, or a string used twice
+  greybus_mnfs_bad_header = 749, ///< mnfs manifest-header or interface missing, or version not 0.1
+  greybus_mnfs_control_mismatch = 750, ///< mnfs bundle 0 not of class 0 or cport 0 not of protocol 0
+  greybus_mnfs_unsupported = 751, ///< mnfs construct the front-end does not take ([DEFAULT], %(name)s)
+
   // host back-ends (8xx)
   host_no_device = 800,      ///< host device node or adapter does not exist (ENOENT, ENODEV, ENXIO)
   host_permission_denied = 801, ///< the host refused access (EACCES, EPERM)
@@ -308,6 +362,59 @@ enum class errc : std::uint16_t {
     case errc::vhost_no_backend_channel: return "vhost-user back-end request channel is not set up";
     case errc::vhost_backend_request_failed: return "the front-end refused a back-end request";
     case errc::vhost_log_range: return "vhost-user dirty log does not cover the address";
+    // greybus (7xx)
+    case errc::greybus_short_message: return "greybus message is shorter than its 8-byte header";
+    case errc::greybus_size_below_header: return "greybus header size field is below 8";
+    case errc::greybus_incomplete_message: return "greybus message is shorter than its size field";
+    case errc::greybus_trailing_bytes: return "greybus message has bytes after its size field";
+    case errc::greybus_response_id_zero: return "greybus response carries operation id 0";
+    case errc::greybus_request_result_nonzero: return "greybus request has a non-zero result byte";
+    case errc::greybus_unknown_operation: return "greybus operation type is not defined for the protocol";
+    case errc::greybus_payload_too_short: return "greybus payload is shorter than the operation's layout";
+    case errc::greybus_payload_too_long: return "greybus payload is longer than the operation's layout";
+    case errc::greybus_not_a_request: return "greybus message direction is not the one expected";
+    case errc::greybus_no_response: return "greybus response to a unidirectional operation";
+    case errc::greybus_count_overrun: return "greybus descriptor count overruns the payload";
+    case errc::greybus_data_length: return "greybus data length differs from its length fields";
+    case errc::greybus_empty_data: return "greybus data length is zero";
+    case errc::greybus_error_response: return "greybus response carries an error result";
+    case errc::greybus_index_out_of_range: return "greybus line or instance index beyond the reported count";
+    case errc::greybus_message_too_large: return "greybus message would exceed 65535 bytes";
+    case errc::greybus_manifest_too_short: return "greybus manifest is shorter than its 4-byte header";
+    case errc::greybus_manifest_size_mismatch: return "greybus manifest size field differs from its length";
+    case errc::greybus_manifest_version: return "greybus manifest major version is not supported";
+    case errc::greybus_manifest_trailing_bytes: return "greybus manifest has stray bytes after its last descriptor";
+    case errc::greybus_manifest_descriptor_overrun: return "greybus manifest descriptor runs past the manifest's end";
+    case errc::greybus_manifest_descriptor_type: return "greybus manifest descriptor type is invalid or reserved";
+    case errc::greybus_manifest_descriptor_too_small: return "greybus manifest descriptor is smaller than its type needs";
+    case errc::greybus_manifest_interface_count: return "greybus manifest does not have exactly one interface descriptor";
+    case errc::greybus_manifest_string_missing: return "greybus manifest string id is referenced but absent";
+    case errc::greybus_manifest_string_reused: return "greybus manifest string is referenced twice";
+    case errc::greybus_manifest_control_class: return "greybus manifest bundle has the Control class";
+    case errc::greybus_manifest_bundle_invalid_id: return "greybus manifest bundle id is 0xff";
+    case errc::greybus_manifest_bundle_duplicate: return "greybus manifest bundle id is used twice";
+    case errc::greybus_manifest_no_bundles: return "greybus manifest has no usable bundle";
+    case errc::greybus_manifest_size_alignment: return "greybus manifest descriptor size is not a multiple of 4";
+    case errc::greybus_manifest_string_id_zero: return "greybus manifest string descriptor has id 0";
+    case errc::greybus_manifest_string_duplicate: return "greybus manifest string id is used twice";
+    case errc::greybus_manifest_bundle_empty: return "greybus manifest bundle has no cport";
+    case errc::greybus_manifest_cport_control: return "greybus manifest lists cport 0";
+    case errc::greybus_manifest_cport_id_range: return "greybus manifest cport id is above 4095";
+    case errc::greybus_manifest_cport_orphan: return "greybus manifest cport refers to a missing bundle";
+    case errc::greybus_manifest_cport_duplicate: return "greybus manifest cport id is used twice";
+    case errc::greybus_manifest_capacity: return "greybus manifest has more bundles or cports than the view holds";
+    case errc::greybus_manifest_string_too_long: return "greybus manifest string is longer than 255 bytes";
+    case errc::greybus_manifest_too_large: return "greybus manifest would exceed 65535 bytes";
+    case errc::greybus_mnfs_syntax: return "mnfs line is not a section, an option or a comment";
+    case errc::greybus_mnfs_unknown_section: return "mnfs section names no known descriptor";
+    case errc::greybus_mnfs_duplicate: return "mnfs section or key is given twice";
+    case errc::greybus_mnfs_missing_key: return "mnfs section lacks a required key";
+    case errc::greybus_mnfs_bad_number: return "mnfs number is invalid or out of range";
+    case errc::greybus_mnfs_duplicate_id: return "mnfs descriptor id is used twice";
+    case errc::greybus_mnfs_bad_reference: return "mnfs reference names a missing or already used descriptor";
+    case errc::greybus_mnfs_bad_header: return "mnfs manifest-header or interface is missing or invalid";
+    case errc::greybus_mnfs_control_mismatch: return "mnfs control bundle or cport 0 is not of the Control class or protocol";
+    case errc::greybus_mnfs_unsupported: return "mnfs construct is not supported";
     // host back-ends (8xx)
     case errc::host_no_device: return "host device or adapter does not exist";
     case errc::host_permission_denied: return "host refused access to the device";
