@@ -29,6 +29,24 @@ template <wire_type T>
   return {reinterpret_cast<std::byte*>(&obj), sizeof(T)};
 }
 
+/// Copy a `T` out of the front of `in` (one copy: the source is never read again), or
+/// `too_short` when `in` holds fewer than sizeof(T) bytes.
+template <wire_type T>
+[[nodiscard]] inline result<T> load_front(const_bytes in, errc too_short) noexcept {
+  if (in.size() < sizeof(T)) return too_short;
+  T obj;
+  std::memcpy(&obj, in.data(), sizeof(T));
+  return obj;
+}
+
+/// Copy `obj` into the front of `out`. Errors: no_space.
+template <wire_type T>
+[[nodiscard]] inline result<void> store_front(const T& obj, bytes out) noexcept {
+  if (out.size() < sizeof(T)) return errc::no_space;
+  std::memcpy(out.data(), &obj, sizeof(T));
+  return ok();
+}
+
 /// Reads wire objects front to back from one contiguous buffer; never reads past its end.
 class byte_reader {
  public:

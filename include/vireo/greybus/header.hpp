@@ -6,7 +6,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <string_view>
 #include <type_traits>
 
@@ -137,17 +136,12 @@ enum class status : std::uint8_t {
 /// Copy the header out of the first 8 bytes of `in` (one copy: never read the source again).
 /// Errors: greybus_short_message.
 [[nodiscard]] inline result<header> load_header(const_bytes in) noexcept {
-  if (in.size() < header_size) return errc::greybus_short_message;
-  header h;
-  std::memcpy(&h, in.data(), header_size);
-  return h;
+  return load_front<header>(in, errc::greybus_short_message);
 }
 
 /// Copy `h` into the first 8 bytes of `out`. Errors: no_space.
 [[nodiscard]] inline result<void> store_header(const header& h, bytes out) noexcept {
-  if (out.size() < header_size) return errc::no_space;
-  std::memcpy(out.data(), &h, header_size);
-  return ok();
+  return store_front(h, out);
 }
 
 /// How strictly a received header is judged.

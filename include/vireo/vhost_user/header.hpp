@@ -5,7 +5,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 
 #include "vireo/core/bytes.hpp"
@@ -71,17 +70,12 @@ static_assert(std::is_trivially_copyable_v<header> && std::is_standard_layout_v<
 /// Copy the header out of the first `header_size` bytes of `in`.
 /// Errors: vhost_header_truncated when `in` holds fewer than 12 bytes.
 [[nodiscard]] inline result<header> load_header(const_bytes in) noexcept {
-  if (in.size() < header_size) return errc::vhost_header_truncated;
-  header h;
-  std::memcpy(&h, in.data(), header_size);
-  return h;
+  return load_front<header>(in, errc::vhost_header_truncated);
 }
 
 /// Copy `h` into the first `header_size` bytes of `out`. Errors: no_space.
 [[nodiscard]] inline result<void> store_header(const header& h, bytes out) noexcept {
-  if (out.size() < header_size) return errc::no_space;
-  std::memcpy(out.data(), &h, header_size);
-  return ok();
+  return store_front(h, out);
 }
 
 /// The version field (flags bits 0-1).
