@@ -7,6 +7,7 @@
 #include <sys/eventfd.h>
 
 #include <atomic>
+#include <optional>
 #include <thread>
 
 #include "socket_support.hpp"
@@ -99,6 +100,30 @@ struct client {
   }
 };
 
+/// An i2c server (a simulated bus without targets, queues up to 1024) at dir/i2c.sock, served
+/// by a loop thread until the rig is destroyed.
+struct i2c_served {
+  vireo_socket_test::temp_dir dir;
+  std::string path = dir.file("i2c.sock");
+  vireo::i2c::sim::bus<> bus;
+  i2c_model model{bus};
+  counting_observer obs;
+  lh::epoll_set ep = make_epoll();
+  lh::backend_server<i2c_model, 1> server{model, &obs};
+  std::optional<loop_thread> loop;  // last: stopped before the server goes
+
+  i2c_served() {
+    REQUIRE(server.start(path, ep, 0));
+    loop.emplace(ep);
+    loop->run({&server});
+  }
+  static lh::epoll_set make_epoll() {
+    auto e = lh::epoll_set::create();
+    REQUIRE(e);
+    return std::move(*e);
+  }
+};
+
 template <typename Pred>
 bool eventually(Pred p) {
   for (int i = 0; i < 400; ++i) {
@@ -111,47 +136,27 @@ bool eventually(Pred p) {
 }  // namespace
 
 TEST_CASE("runner: an i2c server answers negotiation over a real socket") {
-  vireo_socket_test::temp_dir dir;
-  const std::string path = dir.file("i2c.sock");
-  vireo::i2c::sim::bus<> bus;
-  i2c_model model{bus};
-  counting_observer obs;
-  auto ep = lh::epoll_set::create();
-  REQUIRE(ep);
-  lh::backend_server<i2c_model, 1> server{model, &obs};
-  REQUIRE(server.start(path, *ep, 0));
-  loop_thread loop{*ep};
-  loop.run({&server});
+  i2c_served rig;
 
-  client c = client::connect(path);
+  client c = client::connect(rig.path);
   c.request(fr::get_features);
   const std::uint64_t features = c.u64_reply(fr::get_features);
-  CHECK(features == (model.device_features() | vu::f_protocol_features));
+  CHECK(features == (rig.model.device_features() | vu::f_protocol_features));
   CHECK((features & 1) == 1);                          // VIRTIO_I2C_F_ZERO_LENGTH_REQUEST
   CHECK((features >> 32 & 1) == 1);                    // VERSION_1
   c.request(fr::get_protocol_features);
   const std::uint64_t proto = c.u64_reply(fr::get_protocol_features);
   CHECK((proto & vu::bit(vu::protocol_feature::config)) == 0);  // i2c has no config space
   CHECK((proto & vu::bit(vu::protocol_feature::reply_ack)) != 0);
-  loop.stop();
-  CHECK(obs.connects == 1);
+  rig.loop->stop();
+  CHECK(rig.obs.connects == 1);
 }
 
 TEST_CASE("runner: a malformed message ends that connection only; the front-end reconnects") {
-  vireo_socket_test::temp_dir dir;
-  const std::string path = dir.file("i2c.sock");
-  vireo::i2c::sim::bus<> bus;
-  i2c_model model{bus};
-  counting_observer obs;
-  auto ep = lh::epoll_set::create();
-  REQUIRE(ep);
-  lh::backend_server<i2c_model, 1> server{model, &obs};
-  REQUIRE(server.start(path, *ep, 0));
-  loop_thread loop{*ep};
-  loop.run({&server});
+  i2c_served rig;
 
   SUBCASE("unknown request code (rule B5) with an fd attached") {
-    client c = client::connect(path);
+    client c = client::connect(rig.path);
     std::array<std::byte, 12> bad{};
     bad[0] = std::byte{45};  // request 45: not defined
     bad[4] = std::byte{1};   // version 1
@@ -161,7 +166,7 @@ TEST_CASE("runner: a malformed message ends that connection only; the front-end 
     CHECK(c.closed_by_peer());
   }
   SUBCASE("a reply flag on a request (rule B2)") {
-    client c = client::connect(path);
+    client c = client::connect(rig.path);
     std::array<std::byte, 12> bad{};
     bad[0] = std::byte{1};     // GET_FEATURES
     bad[4] = std::byte{0x5};   // version 1 | REPLY
@@ -169,7 +174,7 @@ TEST_CASE("runner: a malformed message ends that connection only; the front-end 
     CHECK(c.closed_by_peer());
   }
   SUBCASE("a payload size that does not fit the request (rule B4)") {
-    client c = client::connect(path);
+    client c = client::connect(rig.path);
     std::array<std::byte, 16> bad{};
     bad[0] = std::byte{2};     // SET_FEATURES takes 8 bytes
     bad[4] = std::byte{1};
@@ -177,34 +182,25 @@ TEST_CASE("runner: a malformed message ends that connection only; the front-end 
     c.send_raw(bad);
     CHECK(c.closed_by_peer());
   }
-  CHECK(eventually([&] { return obs.disconnects == 1 && !server.connected(); }));
-  CHECK(obs.bad == 1);
+  CHECK(eventually([&] { return rig.obs.disconnects == 1 && !rig.server.connected(); }));
+  CHECK(rig.obs.bad == 1);
 
-  client again = client::connect(path);  // the listener serves the next front-end
+  client again = client::connect(rig.path);  // the listener serves the next front-end
   again.request(fr::get_features);
-  CHECK(again.u64_reply(fr::get_features) == (model.device_features() | vu::f_protocol_features));
-  CHECK(obs.connects == 2);
+  CHECK(again.u64_reply(fr::get_features) ==
+        (rig.model.device_features() | vu::f_protocol_features));
+  CHECK(rig.obs.connects == 2);
 }
 
 TEST_CASE("runner: a second front-end on a busy socket is refused, the first keeps working") {
-  vireo_socket_test::temp_dir dir;
-  const std::string path = dir.file("i2c.sock");
-  vireo::i2c::sim::bus<> bus;
-  i2c_model model{bus};
-  counting_observer obs;
-  auto ep = lh::epoll_set::create();
-  REQUIRE(ep);
-  lh::backend_server<i2c_model, 1> server{model, &obs};
-  REQUIRE(server.start(path, *ep, 0));
-  loop_thread loop{*ep};
-  loop.run({&server});
+  i2c_served rig;
 
-  client first = client::connect(path);
+  client first = client::connect(rig.path);
   first.request(fr::get_features);
   (void)first.u64_reply(fr::get_features);
-  client second = client::connect(path);
+  client second = client::connect(rig.path);
   CHECK(second.closed_by_peer());
-  CHECK(eventually([&] { return obs.refused == 1; }));
+  CHECK(eventually([&] { return rig.obs.refused == 1; }));
   first.request(fr::get_protocol_features);
   CHECK(first.u64_reply(fr::get_protocol_features) != 0);
 }
@@ -318,19 +314,9 @@ TEST_CASE("runner: the memory mapper refuses what would fault later") {
 }
 
 TEST_CASE("runner: B9 a value the decoder refuses gets a failure ack with NEED_REPLY, else a close") {
-  vireo_socket_test::temp_dir dir;
-  const std::string path = dir.file("i2c.sock");
-  vireo::i2c::sim::bus<> bus;
-  i2c_model model{bus};  // max queue size 1024
-  counting_observer obs;
-  auto ep = lh::epoll_set::create();
-  REQUIRE(ep);
-  lh::backend_server<i2c_model, 1> server{model, &obs};
-  REQUIRE(server.start(path, *ep, 0));
-  loop_thread loop{*ep};
-  loop.run({&server});
+  i2c_served rig;
 
-  client c = client::connect(path);
+  client c = client::connect(rig.path);
   vu::u64_payload ack_feature{};
   ack_feature.value.set(vu::bit(vu::protocol_feature::reply_ack));
   std::array<std::byte, 64> buf{};
@@ -349,11 +335,11 @@ TEST_CASE("runner: B9 a value the decoder refuses gets a failure ack with NEED_R
   c.send_raw(std::span{buf}.first(*n));
   CHECK(c.u64_reply(fr::set_vring_num) != 0);  // the failure, reported
   c.request(fr::get_features);                  // and the connection goes on
-  CHECK(c.u64_reply(fr::get_features) == (model.device_features() | vu::f_protocol_features));
+  CHECK(c.u64_reply(fr::get_features) == (rig.model.device_features() | vu::f_protocol_features));
 
   n = vu::encode(fr::set_vring_num, too_big, 0, buf, false, acked);  // no NEED_REPLY
   REQUIRE(n);
   c.send_raw(std::span{buf}.first(*n));
   CHECK(c.closed_by_peer());  // nothing could report the failure
-  CHECK(eventually([&] { return obs.disconnects == 1; }));
+  CHECK(eventually([&] { return rig.obs.disconnects == 1; }));
 }
