@@ -12,7 +12,6 @@
 #include <vireo/linux/vhost_user_frontend.hpp>
 #include <vireo/ring/any_driver_queue.hpp>
 #include <vireo/ring/driver_region.hpp>
-#include <vireo/ring/layout.hpp>
 
 #include <fmt/format.h>
 
@@ -23,6 +22,7 @@
 #include <string_view>
 #include <vector>
 
+#include "guest_ram_plan.hpp"
 #include "session_report.hpp"
 
 namespace {
@@ -44,6 +44,7 @@ using env_t = lh::frontend_env<frontend_t>;
 
 constexpr gpa ring_base{0x4000'0000};
 constexpr gpa data_base{0x8000'0000};
+constexpr std::size_t ring_bytes = 256 * 1024;
 constexpr int wait_ms = 1000;
 constexpr std::uint32_t max_waits = 20;
 
@@ -72,23 +73,13 @@ std::string why(const vireo::result<T>& r) {
   return r ? std::string("unexpected value") : example::errc_text(r.error());
 }
 
-/// The queue layout for vring `index` at its own 32 KiB of the ring region.
-ring::queue_config plan(std::uint32_t index, std::uint16_t size, std::uint64_t features) {
-  const feature_set f = feature_set::from_words(features & ~std::uint64_t{0xFF'FFFF});
-  const gpa base = ring_base.offset(std::uint64_t{index} * 0x8000);
-  if (f.has(transport_feature::ring_packed)) {
-    namespace L = ring::packed_layout;
-    const std::uint64_t desc = L::desc_ring_bytes(size);
-    return {size, base, base.offset(desc), base.offset(desc + 64), f};
-  }
-  namespace L = ring::split_layout;
-  const std::uint64_t avail_at = L::desc_table_bytes(size);
-  const std::uint64_t used_at = (avail_at + L::avail_bytes(size) + 63) / 64 * 64;
-  return {size, base, base.offset(avail_at), base.offset(used_at), f};
+/// The transport bits of `features` (device bits 0-23 are the device's business, §6).
+feature_set transport_bits(std::uint64_t features) {
+  return feature_set::from_words(features & ~std::uint64_t{0xFF'FFFF});
 }
 
 std::optional<ram_t> make_ram() {
-  const std::array<lh::ram_layout, 2> layout{lh::ram_layout{ring_base, 256 * 1024},
+  const std::array<lh::ram_layout, 2> layout{lh::ram_layout{ring_base, ring_bytes},
                                              lh::ram_layout{data_base, 64 * 1024}};
   auto r = ram_t::create(layout);
   if (!r) return std::nullopt;
@@ -138,7 +129,9 @@ void check_gpio(const std::string& path, bool packed, report& rep) {
   if (!rep.check(m.has_value(), tag + "-mem-table", why(m))) return;
   const std::uint16_t size = packed ? 24 : 32;  // packed: not a power of two
   drvq_t rq{ram->memory()}, eq{ram->memory()};
-  const ring::queue_config rq_cfg = plan(0, size, *acked), eq_cfg = plan(1, size, *acked);
+  example::ram_planner rings{ring_base, ring_bytes};
+  const ring::queue_config rq_cfg = example::plan_queue(rings, size, transport_bits(*acked));
+  const ring::queue_config eq_cfg = example::plan_queue(rings, size, transport_bits(*acked));
   auto s0 = rq.configure(rq_cfg);
   auto s1 = eq.configure(eq_cfg);
   auto v0 = fe->start_vring(0, rq_cfg);
@@ -231,7 +224,8 @@ void check_i2c(const std::string& path, bool packed, report& rep) {
   auto m = fe->set_mem_table(ram->regions());
   const std::uint16_t size = packed ? 6 : 8;
   drvq_t q{ram->memory()};
-  const ring::queue_config cfg = plan(0, size, *acked);
+  example::ram_planner rings{ring_base, ring_bytes};
+  const ring::queue_config cfg = example::plan_queue(rings, size, transport_bits(*acked));
   auto s = q.configure(cfg);
   auto v = fe->start_vring(0, cfg);
   if (!rep.check(m && s && v, tag + "-start", why(v))) return;
