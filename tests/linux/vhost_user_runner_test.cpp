@@ -141,7 +141,8 @@ TEST_CASE("runner: an i2c server answers negotiation over a real socket") {
   client c = client::connect(rig.path);
   c.request(fr::get_features);
   const std::uint64_t features = c.u64_reply(fr::get_features);
-  CHECK(features == (rig.model.device_features() | vu::f_protocol_features));
+  // VHOST_F_LOG_ALL: the i2c model logs its dirty pages (logging_device).
+  CHECK(features == (rig.model.device_features() | vu::f_protocol_features | vu::f_log_all));
   CHECK((features & 1) == 1);                          // VIRTIO_I2C_F_ZERO_LENGTH_REQUEST
   CHECK((features >> 32 & 1) == 1);                    // VERSION_1
   c.request(fr::get_protocol_features);
@@ -188,7 +189,7 @@ TEST_CASE("runner: a malformed message ends that connection only; the front-end 
   client again = client::connect(rig.path);  // the listener serves the next front-end
   again.request(fr::get_features);
   CHECK(again.u64_reply(fr::get_features) ==
-        (rig.model.device_features() | vu::f_protocol_features));
+        (rig.model.device_features() | vu::f_protocol_features | vu::f_log_all));
   CHECK(rig.obs.connects == 2);
 }
 
@@ -333,7 +334,8 @@ TEST_CASE("runner: B9 a value the decoder refuses gets a failure ack with NEED_R
   c.send_raw(std::span{buf}.first(*n));
   CHECK(c.u64_reply(fr::set_vring_num) != 0);  // the failure, reported
   c.request(fr::get_features);                  // and the connection goes on
-  CHECK(c.u64_reply(fr::get_features) == (rig.model.device_features() | vu::f_protocol_features));
+  CHECK(c.u64_reply(fr::get_features) ==
+        (rig.model.device_features() | vu::f_protocol_features | vu::f_log_all));
 
   n = vu::encode(fr::set_vring_num, too_big, 0, buf, false, acked);  // no NEED_REPLY
   REQUIRE(n);

@@ -39,13 +39,14 @@ inline std::vector<std::byte> inflight_req(fr r, std::uint64_t size, std::uint64
 }
 
 /// A device model whose one queue is tracked, over the session's memory (attach() binds it); the
-/// test pops and completes by hand.
-template <typename Table>
+/// test pops and completes by hand. `features` are the device's (a packed queue adds RING_PACKED).
+template <typename Table, typename Queue = vireo::ring::split_device<Table>>
 struct tracking_device_t {
-  std::optional<be::inflight_queue<vireo::ring::split_device<Table>>> q;
+  std::optional<be::inflight_queue<Queue>> q;
+  std::uint64_t features = std::uint64_t{1} << 32;  // VERSION_1
   void attach(Table& mem) { q.emplace(mem); }
 
-  [[nodiscard]] std::uint64_t device_features() const { return std::uint64_t{1} << 32; }  // VERSION_1
+  [[nodiscard]] std::uint64_t device_features() const { return features; }
   [[nodiscard]] std::uint32_t num_queues() const { return 1; }
   [[nodiscard]] std::uint32_t max_queue_size() const { return 256; }
   [[nodiscard]] std::uint32_t config_size() const { return 0; }

@@ -397,7 +397,7 @@ TEST_CASE("inflight_queue refuses a region that does not fit the queue (vhost_in
   CHECK(q.pending_resubmits() == 1);
 }
 
-TEST_CASE("inflight_queue: packed and IN_ORDER queues are not tracked; no region, no tracking") {
+TEST_CASE("inflight_queue: IN_ORDER queues are not tracked; no region, no tracking") {
   region r;
   r.bytes.assign(r.bytes.size(), std::byte{0x5A});
   const auto before = r.bytes;
@@ -410,23 +410,6 @@ TEST_CASE("inflight_queue: packed and IN_ORDER queues are not tracked; no region
     add(m, 1);
     const auto c = pop_ok(q);
     REQUIRE(q.push_used(c.token(), 1).has_value());
-  }
-  SUBCASE("packed") {
-    using any_q = vireo::ring::any_device_queue<vireo::flat_memory>;
-    vireo::testing::mock_packed_driver::options o;
-    o.size = qsize;
-    o.features = feature_set{transport_feature::ring_packed};
-    vireo::testing::mock_packed_driver pm(o);
-    be::inflight_queue<any_q> q{pm.memory()};
-    q.attach(r.area());
-    REQUIRE(q.configure(pm.config()).has_value());
-    CHECK_FALSE(q.tracking());
-    const std::byte b{1};
-    REQUIRE(pm.add({vireo::const_bytes{&b, 1}}, {1}).has_value());
-    auto c = q.pop();
-    REQUIRE(c.has_value());
-    REQUIRE_FALSE(c->empty());
-    REQUIRE(q.push_used(c->token(), 1).has_value());
   }
   SUBCASE("no region") {
     mock m(mock_opts());
@@ -479,6 +462,29 @@ inflight_reply read_inflight(const harness& h) {
 }
 
 }  // namespace
+
+TEST_CASE("GET_INFLIGHT_FD after SET_FEATURES(RING_PACKED) sizes the region for packed queues") {
+  fake_device d = blk_like();
+  const std::uint64_t ring_packed = std::uint64_t{1} << 34;
+  d.features |= ring_packed;
+  harness h(d, true);
+  own(h, inflight_shmfd | reply_ack | mq);
+  h.send(u64_req(fr::set_features, version_1 | ring_packed | bit30));
+  REQUIRE(h.last.status.has_value());
+  h.send(inflight_req(fr::get_inflight_fd, 0, 0, 2, 64));
+  REQUIRE(h.last.status.has_value());
+  const auto rep = read_inflight(h);
+  CHECK(rep.size == be::packed_inflight_layout::region_bytes(2, 64));
+  CHECK(rep.size != il::region_bytes(2, 64));
+  const auto& inf = h.s->inflight();
+  CHECK(h.s->inflight_area_of(1).bytes.data() ==
+        inf.host + be::packed_inflight_layout::queue_bytes(64));
+  CHECK(h.s->inflight_area_of(1).bytes.size() == be::packed_inflight_layout::queue_bytes(64));
+  // SET_INFLIGHT_FD with a region sized for split queues is too small for packed ones.
+  h.send(inflight_req(fr::set_inflight_fd, il::region_bytes(2, 64), 0, 2, 64),
+         {h.new_file(il::region_bytes(2, 64))});
+  CHECK(vireo_test::err(h.last.status) == errc::vhost_inflight_invalid);
+}
 
 TEST_CASE("INFLIGHT_SHMFD is offered only with an allocator, to a device that takes the area") {
   harness without(blk_like());

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "frontend_test_support.hpp"
@@ -44,8 +45,13 @@ class recorded {
   explicit recorded(M& m) : m_(&m) {}
 
   template <typename Memory>
-  auto attach(Memory& mem) noexcept {
+  auto attach(Memory& mem) noexcept -> decltype(std::declval<M&>().attach(mem)) {
     return m_->attach(mem);
+  }
+  /// A logging model binds to the session (logged memory, vring states).
+  template <typename Session>
+  auto attach_session(Session& s) noexcept -> decltype(std::declval<M&>().attach_session(s)) {
+    return m_->attach_session(s);
   }
   [[nodiscard]] std::uint64_t device_features() const { return m_->device_features(); }
   [[nodiscard]] std::uint32_t num_queues() const { return m_->num_queues(); }
@@ -79,6 +85,12 @@ class recorded {
   }
   void enable_vring(std::uint32_t i, bool on) { m_->enable_vring(i, on); }
   void memory_changed() { m_->memory_changed(); }
+  /// The logging hook, when the model has it (the session then offers LOG_ALL and LOG_SHMFD).
+  [[nodiscard]] bool logs_dirty_pages() const noexcept
+    requires be::logging_device<M>
+  {
+    return m_->logs_dirty_pages();
+  }
   vireo::result<be::notify_mask> on_kick(std::uint32_t i) { return m_->on_kick(i); }
   [[nodiscard]] int deadline_ms() const noexcept
     requires be::device_with_deadline<M>

@@ -5,7 +5,7 @@
 // and never finishes it (its bus blocks); the test SIGKILLs it, starts a new back-end on the
 // same socket path, and the front-end reconnects with the same guest RAM and SET_INFLIGHT_FD:
 // the transfer completes exactly once and new ones work. Also: what the model tracks while it
-// runs (split tracked, packed not).
+// runs (split and packed requestqs, each in its region layout).
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <signal.h>
@@ -161,6 +161,11 @@ struct region_view {
         std::span{static_cast<std::byte*>(base),
                   static_cast<std::size_t>(be::inflight_layout::queue_bytes(queue_size))}};
   }
+  [[nodiscard]] be::packed_inflight_region packed_queue0() const {
+    return be::packed_inflight_region{std::span{
+        static_cast<std::byte*>(base),
+        static_cast<std::size_t>(be::packed_inflight_layout::queue_bytes(queue_size))}};
+  }
   [[nodiscard]] int marked() const {
     int n = 0;
     for (std::uint16_t i = 0; i < queue_size; ++i) n += queue0().inflight(i) ? 1 : 0;
@@ -206,7 +211,7 @@ std::uint64_t set_up(frontend_t& fe, ram_t& ram, drvq_t& q, std::uint64_t layout
 
 }  // namespace
 
-TEST_CASE("i2c model: a split requestq is tracked in the inflight region, a packed one is not") {
+TEST_CASE("i2c model: a split or packed requestq is tracked in its inflight region layout") {
   for (const bool packed : {false, true}) {
     CAPTURE(packed);
     vireo_socket_test::temp_dir dir;
@@ -234,7 +239,7 @@ TEST_CASE("i2c model: a split requestq is tracked in the inflight region, a pack
       CHECK(t.value[0] == std::byte{0x42});
     }
     backend.pause();  // the loop stopped: the model and the region hold still
-    CHECK(model.tracking_inflight() == !packed);
+    CHECK(model.tracking_inflight());
     REQUIRE(fe->inflight());
     const region_view view{*fe->inflight()};
     if (!packed) {
@@ -243,7 +248,12 @@ TEST_CASE("i2c model: a split requestq is tracked in the inflight region, a pack
       CHECK(view.queue0().used_idx() == 4);  // two transfers of two requests
       CHECK(view.marked() == 0);
     } else {
-      CHECK(view.queue0().version() == 0);  // never touched
+      const be::packed_inflight_region reg = view.packed_queue0();
+      CHECK(reg.version() == 1);
+      CHECK(reg.desc_num() == queue_size);
+      CHECK(reg.used_idx() == reg.old_used_idx());  // every completion committed
+      CHECK(reg.free_head() == reg.old_free_head());
+      for (std::uint16_t i = 0; i < queue_size; ++i) CHECK_FALSE(reg.inflight(i));
     }
   }
 }

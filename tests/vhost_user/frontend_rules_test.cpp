@@ -87,7 +87,7 @@ TEST_CASE("frontend: F1 F11 only implemented protocol features are acked, never 
     CHECK(r.fe.protocol_features() == implemented);
     CHECK_FALSE(r.fe.negotiated(pf::backend_req));      // F11: no back-end channel to serve
     CHECK_FALSE(r.fe.negotiated(pf::inband_notifications));
-    CHECK_FALSE(r.fe.negotiated(pf::log_shmfd));
+    CHECK(r.fe.negotiated(pf::log_shmfd));  // set_log_base()
     CHECK(r.fe.queue_num() == 4u);
     CHECK(r.fe.max_mem_slots() == 64u);
     const auto seen = r.peer.requests();

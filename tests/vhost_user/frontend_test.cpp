@@ -134,7 +134,7 @@ TEST_CASE_TEMPLATE("frontend: an i2c transfer end to end through the real back-e
   frontend_t fe = rig.connect(L::packed, L::size);
   CHECK(fe.protocol_features() ==
         (vu::bit(pf::mq) | vu::bit(pf::reply_ack) | vu::bit(pf::configure_mem_slots) |
-         vu::bit(pf::status)));  // no CONFIG: i2c has no config space
+         vu::bit(pf::status) | vu::bit(pf::log_shmfd)));  // no CONFIG: i2c has none
   CHECK(fe.queue_num() == 1u);
   CHECK(fe.max_mem_slots() == 32u);
   CHECK(fe.vring_started(0));

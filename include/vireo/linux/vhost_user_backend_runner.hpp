@@ -115,7 +115,16 @@ class backend_server final : public loop_endpoint {
   /// Listen on `path` (a stale socket file left by a dead daemon is replaced) and register with
   /// `loop_fd`'s epoll set as endpoint `id`. Also binds the device to the session's memory.
   [[nodiscard]] result<void> start(std::string_view path, epoll_set& ep, std::uint32_t id) noexcept {
-    if constexpr (requires { { dev_->attach(session_.memory()) } -> std::same_as<result<void>>; }) {
+    // A logging device binds to the session itself (logged memory and vring states).
+    if constexpr (requires {
+                    { dev_->attach_session(session_) } -> std::same_as<result<void>>;
+                  }) {
+      VIREO_TRY(dev_->attach_session(session_));
+    } else if constexpr (requires { dev_->attach_session(session_); }) {
+      dev_->attach_session(session_);
+    } else if constexpr (requires {
+                           { dev_->attach(session_.memory()) } -> std::same_as<result<void>>;
+                         }) {
       VIREO_TRY(dev_->attach(session_.memory()));
     } else if constexpr (requires { dev_->attach(session_.memory()); }) {
       dev_->attach(session_.memory());

@@ -200,12 +200,14 @@ class basic_frontend {
   /// SET_FEATURES with `wanted` & offered, plus bit 30 when it was offered (then rings start
   /// disabled and need SET_VRING_ENABLE, spec "Ring states"). Returns what was sent.
   /// Errors: vhost_not_owner (before negotiate()), vhost_out_of_order (a vring is started and
-  /// the features would change), those of the request.
+  /// features other than VHOST_F_LOG_ALL would change), those of the request.
   [[nodiscard]] result<std::uint64_t> set_features(std::uint64_t wanted) noexcept {
     if (!owner_) return errc::vhost_not_owner;
     const std::uint64_t acked = (wanted & offered_ & ~vhost_user::f_protocol_features) |
                                 (offered_ & vhost_user::f_protocol_features);
-    if (any_started() && features_set_ && acked != features_) return errc::vhost_out_of_order;
+    // VHOST_F_LOG_ALL alone may change while rings run (migration start and end).
+    if (any_started() && features_set_ && ((acked ^ features_) & ~vhost_user::f_log_all) != 0)
+      return errc::vhost_out_of_order;
     VIREO_TRY(send_u64(vhost_user::frontend_request::set_features, acked));
     features_ = acked;
     features_set_ = true;
@@ -467,6 +469,27 @@ class basic_frontend {
     inflight_fd_ = std::move(*dup);
     inflight_ = inflight_region{inflight_fd_.get(), got.mmap_size.get(), got.mmap_offset.get(),
                                 static_cast<std::uint16_t>(opts_.num_queues), queue_size};
+    return ok();
+  }
+
+  /// SET_LOG_BASE: the back-end maps `size` bytes of `fd` at `offset` as its dirty log (one bit
+  /// per 4 KiB guest page, spec "Migration") and answers 0 once it did. The caller keeps the fd
+  /// and reads the log; VHOST_F_LOG_ALL (set_features) switches the logging on.
+  /// Errors: vhost_not_owner; vhost_not_negotiated (LOG_SHMFD not acked: nothing sent);
+  /// invalid_argument (a negative fd, or size 0); host_request_failed (a non-zero answer); those
+  /// of the request.
+  [[nodiscard]] result<void> set_log_base(int fd, std::uint64_t size,
+                                          std::uint64_t offset = 0) noexcept {
+    if (!owner_) return errc::vhost_not_owner;
+    if (!negotiated(vhost_user::protocol_feature::log_shmfd)) return errc::vhost_not_negotiated;
+    if (fd < 0 || size == 0) return errc::invalid_argument;
+    vhost_user::log_description req{};
+    req.mmap_size.set(size);
+    req.mmap_offset.set(offset);
+    const result<vhost_user::message> m =
+        rc_.call(vhost_user::frontend_request::set_log_base, as_bytes_of(req), {&fd, 1});
+    if (!m) return m.error();
+    if (vhost_user::u64_of(*m) != 0) return errc::host_request_failed;
     return ok();
   }
 
@@ -872,6 +895,10 @@ class basic_frontend {
     addr.desc_user_addr.set(a.desc);
     addr.used_user_addr.set(a.device);
     addr.avail_user_addr.set(a.driver);
+    if (opts_.log_vrings) {
+      addr.flags.set(vhost_user::vring_addr_flag::log);
+      addr.log_guest_addr.set(cfg.device_area.raw());
+    }
     VIREO_TRY(rc_.send(fr::set_vring_addr, as_bytes_of(addr)));  // the codec checks alignment
     VIREO_TRY(send_vring_fd(fr::set_vring_call, i, v.call.get()));
     VIREO_TRY(send_vring_fd(fr::set_vring_err, i, v.err.get()));

@@ -14,16 +14,17 @@ namespace linux_host {
 /// The protocol features the front-end implements, and so the most it acks (rule F1): MQ
 /// (GET_QUEUE_NUM), REPLY_ACK (NEED_REPLY on every request without a reply of its own), CONFIG
 /// (GET/SET_CONFIG), CONFIGURE_MEM_SLOTS (ADD/REM_MEM_REG instead of SET_MEM_TABLE), STATUS
-/// (GET/SET_STATUS) and INFLIGHT_SHMFD (GET/SET_INFLIGHT_FD, the region kept for a restarted
-/// back-end). Never BACKEND_REQ (no back-end channel is served, rule F11), LOG_SHMFD,
-/// INBAND_NOTIFICATIONS, ...
+/// (GET/SET_STATUS), INFLIGHT_SHMFD (GET/SET_INFLIGHT_FD, the region kept for a restarted
+/// back-end) and LOG_SHMFD (set_log_base(): a dirty log the caller maps and reads). Never
+/// BACKEND_REQ (no back-end channel is served, rule F11), INBAND_NOTIFICATIONS, ...
 inline constexpr std::uint64_t frontend_protocol_features =
     vhost_user::bit(vhost_user::protocol_feature::mq) |
     vhost_user::bit(vhost_user::protocol_feature::reply_ack) |
     vhost_user::bit(vhost_user::protocol_feature::config) |
     vhost_user::bit(vhost_user::protocol_feature::configure_mem_slots) |
     vhost_user::bit(vhost_user::protocol_feature::status) |
-    vhost_user::bit(vhost_user::protocol_feature::inflight_shmfd);
+    vhost_user::bit(vhost_user::protocol_feature::inflight_shmfd) |
+    vhost_user::bit(vhost_user::protocol_feature::log_shmfd);
 
 /// How a front-end negotiates and waits.
 struct frontend_options {
@@ -35,6 +36,10 @@ struct frontend_options {
   std::uint64_t protocol_features = frontend_protocol_features;
   /// Bound on each wait for a reply (ms, > 0).
   int reply_timeout_ms = 1000;
+  /// start_vring() sends SET_VRING_ADDR with F_LOG and log_guest_addr = the used ring's guest
+  /// address (QEMU while it migrates, with VHOST_F_LOG_ALL acked): the back-end logs its used
+  /// ring writes.
+  bool log_vrings = false;
   /// start_vring() ends with SET_VRING_ENABLE(1) when bit 30 was acked (rule F10; QEMU 7.2's
   /// i2c start). false: the caller enables rings itself (QEMU 7.2's gpio order).
   bool enable_on_start = true;

@@ -84,7 +84,7 @@ class basic_request_channel {
   [[nodiscard]] result<void> send(vhost_user::frontend_request r, const_bytes payload,
                                   std::span<const int> fds = {}) noexcept {
     const vhost_user::request_info& ri = vhost_user::info(r);
-    if (ri.reply == vhost_user::reply_rule::always) return errc::invalid_argument;
+    if (ri.reply == vhost_user::reply_rule::always || own_reply(ri)) return errc::invalid_argument;
     VIREO_TRY(gate(ri));
     const bool ack = reply_ack();
     VIREO_TRY(transmit(r, payload, fds, ack));
@@ -100,13 +100,17 @@ class basic_request_channel {
   /// ...), and return that reply once decode_reply() accepted it: flags exactly 0x5, the same
   /// request code, that request's reply layout and fds (rule F5). Never with NEED_REPLY: the
   /// spec allows one reply only. The message's payload views this channel's buffer: it is valid
-  /// until the next request. Errors: as send(); invalid_argument for a request without a reply.
+  /// until the next request. SET_LOG_BASE has a reply of its own once LOG_SHMFD is negotiated,
+  /// and comes here then (with its fd). Errors: as send(); invalid_argument for a request
+  /// without a reply.
   [[nodiscard]] result<vhost_user::message> call(vhost_user::frontend_request r,
-                                                 const_bytes payload = {}) noexcept {
+                                                 const_bytes payload = {},
+                                                 std::span<const int> fds = {}) noexcept {
     const vhost_user::request_info& ri = vhost_user::info(r);
-    if (ri.reply != vhost_user::reply_rule::always) return errc::invalid_argument;
+    if (ri.reply != vhost_user::reply_rule::always && !own_reply(ri))
+      return errc::invalid_argument;
     VIREO_TRY(gate(ri));
-    VIREO_TRY(transmit(r, payload, {}, false));
+    VIREO_TRY(transmit(r, payload, fds, false));
     return await_reply(r);
   }
 
@@ -139,6 +143,12 @@ class basic_request_channel {
   [[nodiscard]] errc fail(errc e) noexcept {
     close();
     return e;
+  }
+
+  /// SET_LOG_BASE with LOG_SHMFD negotiated: the back-end answers a u64 of its own.
+  [[nodiscard]] bool own_reply(const vhost_user::request_info& ri) const noexcept {
+    return ri.reply == vhost_user::reply_rule::if_log_shmfd &&
+           vhost_user::has(opts_.protocol_features, vhost_user::protocol_feature::log_shmfd);
   }
 
   /// Encode (the codec refuses what a back-end would refuse) and send one request.

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // virtio-gpio behind a vhost-user back-end: gpio::device over the requestq (vring 0) and the
-// eventq (vring 1) in the session's guest memory, with the 8-byte config space GET_CONFIG reads.
+// eventq (vring 1) in the session's guest memory, with the 8-byte config space GET_CONFIG reads;
+// its guest writes are dirty-logged and its split rings tracked in the inflight region.
 // Freestanding.
 #pragma once
 
@@ -19,8 +20,13 @@
 #include "vireo/gpio/wire.hpp"
 #include "vireo/ring/any_device_queue.hpp"
 #include "vireo/ring/queue_config.hpp"
+#include "vireo/vhost_user/backend/dirty_log.hpp"
 #include "vireo/vhost_user/backend/i2c_device_model.hpp"
+#include "vireo/vhost_user/backend/inflight.hpp"
+#include "vireo/vhost_user/backend/inflight_queue.hpp"
+#include "vireo/vhost_user/backend/logged_queue.hpp"
 #include "vireo/vhost_user/backend/served_device.hpp"
+#include "vireo/vhost_user/backend/vring_state.hpp"
 
 VIREO_NAMESPACE_BEGIN
 namespace vhost_user::backend {
@@ -38,12 +44,25 @@ struct gpio_model_options {
 /// (gpio::host_chip: a simulation, or linux_host::gpio_cdev_chip). Line state survives a stop of
 /// the vrings (QEMU stops them for a VM pause too); a start with newly negotiated features resets
 /// it, as FEATURES_OK does on a virtio transport.
+///
+/// Dirty-page logging (a logging_device): both queues are logged_queue over the session's logged
+/// guest memory, so with LOG_ALL and a log every page the device writes is marked (request
+/// responses, eventq status bytes, and with F_LOG the used rings; spec "Migration").
+///
+/// Inflight I/O tracking (an inflight_device): both queues are inflight_queue, tracked when the
+/// front-end set a region, on the layouts inflight_queue tracks (as i2c_device_model).
+/// The eventq is tracked too: a pair the device holds until a line event is, by libvhost-user's
+/// semantics, in flight until its used entry is published. A restarted daemon therefore gets the
+/// held pairs back (resubmitted before the ring is read again) and holds them anew instead of
+/// losing them; a stop_vring() that drops held pairs leaves them marked, so the next start from
+/// the same region hands them back too (and the position stays consistent with the base).
 template <gpio::host_chip Chip, std::size_t MaxSlots = 32, std::size_t MaxLines = 256,
           std::size_t Segments = 4>
 class gpio_device_model {
  public:
-  using memory_type = region_table<MaxSlots>;
-  using queue_type = ring::any_device_queue<memory_type, Segments>;
+  /// Every guest access goes through the session's logged memory (writes marked while logging).
+  using memory_type = logged_memory<region_table<MaxSlots>>;
+  using queue_type = inflight_queue<logged_queue<ring::any_device_queue<memory_type, Segments>>>;
   using device_type = gpio::device<queue_type, Chip, MaxLines>;
   static constexpr std::uint32_t requestq = 0, eventq = 1;
 
@@ -52,14 +71,22 @@ class gpio_device_model {
   gpio_device_model(const gpio_device_model&) = delete;  // the device points at the queues
   gpio_device_model& operator=(const gpio_device_model&) = delete;
 
-  /// Bind to the session's guest memory and build the device (reads the chip's names).
+  /// Bind to a session's logged guest memory and vrings' state (they must outlive this).
+  template <typename Session>
+    requires logging_session<Session, memory_type>
+  [[nodiscard]] result<void> attach_session(Session& s) noexcept {
+    return attach(s.logged_guest_memory(), s.vring(requestq), s.vring(eventq));
+  }
+  /// Bind to the logged guest memory `memory` (its dirty_log is the one marked) with the vring
+  /// states of the requestq and the eventq, and build the device (reads the chip's names).
   /// Errors: gpio::device::create's (no lines, too many, invalid or duplicate names).
-  [[nodiscard]] result<void> attach(memory_type& memory) noexcept {
+  [[nodiscard]] result<void> attach(memory_type& memory, const vring_state& request_ring,
+                                    const vring_state& event_ring) noexcept {
     dev_.reset();
     queues_[0].reset();
     queues_[1].reset();
-    queues_[0].emplace(memory);
-    queues_[1].emplace(memory);
+    queues_[0].emplace(memory, memory.log(), request_ring);
+    queues_[1].emplace(memory, memory.log(), event_ring);
     auto d = device_type::create(*chip_, *queues_[0], *queues_[1], opt_.device);
     if (!d) return d.error();
     dev_.emplace(std::move(*d));
@@ -73,6 +100,8 @@ class gpio_device_model {
     return vireo_transport_features() | dev_->offered_features().word(0);
   }
   [[nodiscard]] std::uint32_t num_queues() const noexcept { return 2; }
+  /// logging_device: every guest write goes through the logged memory and queues.
+  [[nodiscard]] bool logs_dirty_pages() const noexcept { return true; }
   [[nodiscard]] std::uint32_t max_queue_size() const noexcept { return opt_.max_queue_size; }
   [[nodiscard]] std::uint32_t config_size() const noexcept { return sizeof(gpio::wire::config); }
   [[nodiscard]] result<void> read_config(std::uint32_t offset, bytes out) noexcept {
@@ -94,12 +123,20 @@ class gpio_device_model {
 
   [[nodiscard]] result<void> start_vring(std::uint32_t i, const ring::queue_config& cfg,
                                          ring::queue_state base) noexcept {
+    return start_vring(i, cfg, base, inflight_area{});
+  }
+  /// The same, tracking in `area` (the vring's part of the inflight region; empty: untracked).
+  /// A region a previous daemon left is checked and its heads resubmitted first
+  /// (inflight_queue::configure; vhost_inflight_invalid when it does not fit the ring).
+  [[nodiscard]] result<void> start_vring(std::uint32_t i, const ring::queue_config& cfg,
+                                         ring::queue_state base, inflight_area area) noexcept {
     if (i > eventq || !dev_) return errc::invalid_argument;
     if (!negotiated_ || negotiated_->word(0) != cfg.features.word(0) ||
         negotiated_->word(1) != cfg.features.word(1)) {
       VIREO_TRY(dev_->set_driver_features(cfg.features));
       negotiated_ = cfg.features;
     }
+    queues_[i]->attach(area);
     VIREO_TRY(queues_[i]->configure(cfg));
     queues_[i]->restore(base.next_avail, base.used_idx);
     vrings_[i].started = true;
@@ -107,7 +144,8 @@ class gpio_device_model {
     return ok();
   }
   /// Held eventq pairs are dropped without completion: the front-end owns those buffers again
-  /// once the vring stopped, and re-queues them at the next start (§2.6.1).
+  /// once the vring stopped, and re-queues them at the next start (§2.6.1). With an inflight
+  /// region they stay marked there and the next start resubmits them (class comment).
   [[nodiscard]] ring::queue_state stop_vring(std::uint32_t i) noexcept {
     if (i > eventq || !vrings_[i].started) return {};
     if (i == eventq) dev_->drop_pairs();
@@ -149,6 +187,10 @@ class gpio_device_model {
   }
   [[nodiscard]] const gpio::device_stats& stats() const noexcept { return dev_->stats(); }
   [[nodiscard]] const device_type& device() const noexcept { return *dev_; }
+  /// Vring i is tracked in an inflight region (started, split, a region attached).
+  [[nodiscard]] bool tracking_inflight(std::uint32_t i) const noexcept {
+    return i <= eventq && queues_[i] && queues_[i]->tracking();
+  }
 
  private:
   struct vring_flags {

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // virtio-i2c behind a vhost-user back-end: i2c::device over one requestq that lives in the
-// session's guest memory, with the session's start/stop/enable calls mapped onto it. Freestanding.
+// session's guest memory, with the session's start/stop/enable calls mapped onto it; its guest
+// writes are dirty-logged for migration. Freestanding.
 #pragma once
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -16,9 +18,12 @@
 #include "vireo/i2c/host_bus.hpp"
 #include "vireo/ring/any_device_queue.hpp"
 #include "vireo/ring/queue_config.hpp"
+#include "vireo/vhost_user/backend/dirty_log.hpp"
 #include "vireo/vhost_user/backend/inflight.hpp"
 #include "vireo/vhost_user/backend/inflight_queue.hpp"
+#include "vireo/vhost_user/backend/logged_queue.hpp"
 #include "vireo/vhost_user/backend/served_device.hpp"
+#include "vireo/vhost_user/backend/vring_state.hpp"
 
 VIREO_NAMESPACE_BEGIN
 namespace vhost_user::backend {
@@ -32,14 +37,28 @@ namespace vhost_user::backend {
       .word(0);
 }
 
+/// What a device model binds to in attach_session(): the session's logged guest memory (whose
+/// dirty_log is the session's) and its vrings' state (the F_LOG flag and log_guest_addr of
+/// SET_VRING_ADDR). backend::session satisfies it; the runner calls attach_session(session).
+template <typename S, typename Memory>
+concept logging_session = requires(S& s, std::uint32_t i) {
+  { s.logged_guest_memory() } -> std::same_as<Memory&>;
+  { s.vring(i) } -> std::same_as<const vring_state&>;
+};
+
 /// How long an unterminated FAIL_NEXT group may stay open before it runs (i2c::device::flush):
 /// Linux queues a whole group before one kick, so a few milliseconds is plenty.
 inline constexpr int i2c_tail_deadline_ms = 2;
 
 /// virtio-i2c (device 34) as a vhost-user device model: one requestq (§5.16.2), no config space
 /// (QEMU 7.2 asks none), VIRTIO_I2C_F_ZERO_LENGTH_REQUEST offered and required. `Bus` is the host
-/// side (i2c::host_bus: a simulation, or linux_host::i2c_dev_bus). Call attach() with the
-/// session's memory before the session may start the vring.
+/// side (i2c::host_bus: a simulation, or linux_host::i2c_dev_bus). Call attach_session() (or
+/// attach()) with the session before the session may start the vring.
+///
+/// Dirty-page logging (a logging_device): the requestq is a logged_queue over the session's
+/// logged guest memory, so with LOG_ALL and a log (SET_LOG_BASE) every page the device writes is
+/// marked: the read buffers and status byte of each request, and with the vring's F_LOG flag
+/// the used ring (spec "Migration"). The session therefore offers VHOST_F_LOG_ALL and LOG_SHMFD.
 ///
 /// Inflight I/O tracking (an inflight_device): the requestq is an inflight_queue, so with a
 /// region from the front-end (INFLIGHT_SHMFD, offered when the session has an allocator) every
@@ -51,8 +70,9 @@ inline constexpr int i2c_tail_deadline_ms = 2;
 template <i2c::host_bus Bus, std::size_t MaxSlots = 32, std::size_t Segments = 8>
 class i2c_device_model {
  public:
-  using memory_type = region_table<MaxSlots>;
-  using queue_type = inflight_queue<ring::any_device_queue<memory_type, Segments>>;
+  /// Every guest access goes through the session's logged memory (writes marked while logging).
+  using memory_type = logged_memory<region_table<MaxSlots>>;
+  using queue_type = inflight_queue<logged_queue<ring::any_device_queue<memory_type, Segments>>>;
   using device_type = i2c::device<queue_type, Bus>;
 
   explicit i2c_device_model(Bus& bus, std::uint32_t max_queue_size = 1024,
@@ -61,11 +81,18 @@ class i2c_device_model {
   i2c_device_model(const i2c_device_model&) = delete;  // the device points at the queue
   i2c_device_model& operator=(const i2c_device_model&) = delete;
 
-  /// Bind to the guest memory the session maps (session::memory(); it must outlive this).
-  void attach(memory_type& memory) noexcept {
+  /// Bind to a session's logged guest memory and vring 0's state (both must outlive this).
+  template <typename Session>
+    requires logging_session<Session, memory_type>
+  void attach_session(Session& s) noexcept {
+    attach(s.logged_guest_memory(), s.vring(0));
+  }
+  /// Bind to the logged guest memory `memory` (its dirty_log is the one marked) with the
+  /// requestq's vring state `ring` (F_LOG, log_guest_addr); both must outlive this.
+  void attach(memory_type& memory, const vring_state& ring) noexcept {
     dev_.reset();
     queue_.reset();
-    queue_.emplace(memory);
+    queue_.emplace(memory, memory.log(), ring);
     dev_.emplace(*queue_, *bus_, opt_);
     started_ = enabled_ = broken_ = false;
   }
@@ -75,6 +102,8 @@ class i2c_device_model {
     return vireo_transport_features() | i2c::device_features().word(0);
   }
   [[nodiscard]] std::uint32_t num_queues() const noexcept { return 1; }
+  /// logging_device: every guest write goes through the logged memory and queue.
+  [[nodiscard]] bool logs_dirty_pages() const noexcept { return true; }
   [[nodiscard]] std::uint32_t max_queue_size() const noexcept { return max_size_; }
   [[nodiscard]] std::uint32_t config_size() const noexcept { return 0; }
   [[nodiscard]] result<void> read_config(std::uint32_t, bytes) noexcept {

@@ -202,7 +202,10 @@ class session {
   /// Vring i's part of the inflight region (empty: none, or i is beyond its queues).
   [[nodiscard]] inflight_area inflight_area_of(std::uint32_t i) const noexcept {
     if (inflight_.host == nullptr || i >= inflight_.num_queues) return {};
-    const std::uint64_t stride = inflight_layout::queue_bytes(inflight_.queue_size);
+    // The layout follows the negotiated ring format (split or packed region, spec "Inflight I/O
+    // tracking"); a region sized for the other one may be too small: then none.
+    const std::uint64_t stride = inflight_queue_bytes(packed(), inflight_.queue_size);
+    if (stride * (i + 1) > inflight_.size) return {};
     return {std::span<std::byte>{inflight_.host + stride * i, static_cast<std::size_t>(stride)},
             inflight_.queue_size};
   }
@@ -803,7 +806,8 @@ class session {
       const vhost_user::inflight req = m.as<vhost_user::inflight>();
       VIREO_TRY(inflight_request_ok(req));
       const std::uint16_t nq = req.num_queues.get(), qs = req.queue_size.get();
-      const std::uint64_t size = inflight_layout::region_bytes(nq, qs);
+      // Sized for the negotiated ring format (QEMU sends SET_FEATURES first).
+      const std::uint64_t size = std::uint64_t{nq} * inflight_queue_bytes(packed(), qs);
       const auto buf = alloc_->allocate(size);
       if (!buf) return buf.error();
       std::memset(buf->host, 0, static_cast<std::size_t>(size));  // version 0: uninitialised
@@ -834,7 +838,8 @@ class session {
     VIREO_TRY(inflight_request_ok(req));
     const std::uint16_t nq = req.num_queues.get(), qs = req.queue_size.get();
     const std::uint64_t size = req.mmap_size.get(), offset = req.mmap_offset.get();
-    if (size < inflight_layout::region_bytes(nq, qs)) return errc::vhost_inflight_invalid;
+    if (size < std::uint64_t{nq} * inflight_queue_bytes(packed(), qs))
+      return errc::vhost_inflight_invalid;
     const auto host = mapper_->map(m.fds[0], size, offset);
     if (!host) return host.error();
     release_inflight();
