@@ -2,15 +2,16 @@
 # SPDX-License-Identifier: Apache-2.0
 # The demo: installs what it needs (Debian 12, as root), builds the examples with the gcc preset
 # into build/demo (tests and benches off) and runs each entry of VIREO_DEMOS: an example's name
-# and its arguments, entries separated by ';' or newlines. By default the echo, i2c_session and
-# gpio_session examples each run twice, on split rings and then on packed rings. Then the
-# vhost-user daemons serve a real QEMU 7.2 whose Debian 6.1 guest drives them with i2c-tools and
-# libgpiod (scripts/interop/interop.sh; VIREO_DEMO_GUEST=0 skips it). Any failing run fails the
-# script.
+# and its arguments, entries separated by ';' or newlines. By default the echo, i2c_session,
+# gpio_session and greybus-demo examples each run twice, on split rings and then on packed
+# rings. Then the vhost-user daemons serve a real QEMU 7.2 whose Debian 6.1 guest drives them
+# with i2c-tools and libgpiod (scripts/interop/interop.sh; VIREO_DEMO_GUEST=0 skips it). Any
+# failing run fails the script.
 set -euo pipefail
 VIREO_DEMOS=${VIREO_DEMOS:-"echo; echo --packed
 i2c_session; i2c_session --packed
-gpio_session; gpio_session --packed"}
+gpio_session; gpio_session --packed
+greybus-demo; greybus-demo --packed"}
 
 cd "$(dirname "$0")/.."
 bash scripts/ensure-packages.sh cmake ninja-build g++ libfmt-dev

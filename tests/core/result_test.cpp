@@ -94,6 +94,13 @@ constexpr errc all_errc[] = {
     errc::greybus_mnfs_duplicate_id, errc::greybus_mnfs_bad_reference,
     errc::greybus_mnfs_bad_header, errc::greybus_mnfs_control_mismatch,
     errc::greybus_mnfs_unsupported,
+    errc::greybus_connection_not_ready, errc::greybus_too_many_operations,
+    errc::greybus_unexpected_response, errc::greybus_response_type_mismatch,
+    errc::greybus_frame_too_short, errc::greybus_frame_too_large,
+    errc::greybus_frame_direction, errc::greybus_frame_buffer_too_small,
+    errc::greybus_cport_out_of_range, errc::greybus_no_free_frame, errc::greybus_bad_config,
+    errc::greybus_timeout, errc::greybus_protocol_mismatch, errc::greybus_version_unsupported,
+    errc::greybus_cport_unknown, errc::greybus_cport_in_use,
     // host back-ends (8xx)
     errc::host_no_device,       errc::host_permission_denied,  errc::host_busy,
     errc::host_not_supported,   errc::host_rejected,           errc::host_io_error,

@@ -203,6 +203,22 @@ enum class errc : std::uint16_t {
   greybus_mnfs_bad_header = 749, ///< mnfs manifest-header or interface missing, or version not 0.1
   greybus_mnfs_control_mismatch = 750, ///< mnfs bundle 0 not of class 0 or cport 0 not of protocol 0
   greybus_mnfs_unsupported = 751, ///< mnfs construct the front-end does not take ([DEFAULT], %(name)s)
+  greybus_connection_not_ready = 752, ///< connection state forbids it (Linux -ENOTCONN; out: enabled_tx/enabled, in: enabled)
+  greybus_too_many_operations = 753, ///< every slot of the operation tracker holds an operation in flight
+  greybus_unexpected_response = 754, ///< a response whose id matches no request in flight (never sent, completed, timed out or cancelled)
+  greybus_response_type_mismatch = 755, ///< a response whose id matches a request in flight but whose type does not (Linux matches by id only)
+  greybus_frame_too_short = 756, ///< greybus-virtio frame shorter than its transport header plus a message header
+  greybus_frame_too_large = 757, ///< greybus-virtio frame longer than 4 + max_message_size
+  greybus_frame_direction = 758, ///< greybus-virtio ap_to_module chain with writable bytes, or module_to_ap buffer with readable ones
+  greybus_frame_buffer_too_small = 759, ///< greybus-virtio module_to_ap buffer too small for the frame to send
+  greybus_cport_out_of_range = 760, ///< greybus-virtio CPort id not below the device's cport_count
+  greybus_no_free_frame = 761, ///< every frame buffer of the greybus-virtio AP driver is in flight
+  greybus_bad_config = 762, ///< greybus-virtio config: max_message_size below 8 or above the driver's, or cport_count 0
+  greybus_timeout = 763, ///< a synchronous greybus operation got no response before its deadline
+  greybus_protocol_mismatch = 764, ///< the CPort is not in the manifest or carries another protocol than the client's
+  greybus_version_unsupported = 765, ///< the module answered a newer Control protocol version than offered (Linux -ENOTSUPP)
+  greybus_cport_unknown = 766, ///< a message for a CPort the module's manifest does not list (dropped: no connection exists)
+  greybus_cport_in_use = 767, ///< a CPort that already has a responder attached
 
   // host back-ends (8xx)
   host_no_device = 800,      ///< host device node or adapter does not exist (ENOENT, ENODEV, ENXIO)
@@ -415,6 +431,22 @@ enum class errc : std::uint16_t {
     case errc::greybus_mnfs_bad_header: return "mnfs manifest-header or interface is missing or invalid";
     case errc::greybus_mnfs_control_mismatch: return "mnfs control bundle or cport 0 is not of the Control class or protocol";
     case errc::greybus_mnfs_unsupported: return "mnfs construct is not supported";
+    case errc::greybus_connection_not_ready: return "greybus connection state does not allow this operation";
+    case errc::greybus_too_many_operations: return "greybus connection has too many operations in flight";
+    case errc::greybus_unexpected_response: return "greybus response matches no operation in flight";
+    case errc::greybus_response_type_mismatch: return "greybus response type differs from its request type";
+    case errc::greybus_frame_too_short: return "greybus-virtio frame is shorter than its headers";
+    case errc::greybus_frame_too_large: return "greybus-virtio frame exceeds the maximum message size";
+    case errc::greybus_frame_direction: return "greybus-virtio buffer has the wrong direction for its queue";
+    case errc::greybus_frame_buffer_too_small: return "greybus-virtio module_to_ap buffer is too small for the frame";
+    case errc::greybus_cport_out_of_range: return "greybus-virtio CPort id is not below cport_count";
+    case errc::greybus_no_free_frame: return "greybus-virtio AP has no free frame buffer";
+    case errc::greybus_bad_config: return "greybus-virtio device configuration is invalid or too large";
+    case errc::greybus_timeout: return "greybus operation timed out";
+    case errc::greybus_protocol_mismatch: return "greybus CPort is absent or carries another protocol";
+    case errc::greybus_version_unsupported: return "greybus module answered an unsupported protocol version";
+    case errc::greybus_cport_unknown: return "greybus CPort is not in the module's manifest";
+    case errc::greybus_cport_in_use: return "greybus CPort already has a responder";
     // host back-ends (8xx)
     case errc::host_no_device: return "host device or adapter does not exist";
     case errc::host_permission_denied: return "host refused access to the device";
