@@ -36,7 +36,8 @@ struct message {
 /// Decode one message from the start of `in`: header copied once and validated (§1 receive
 /// rules, see validate()), payload = the header.size - 8 bytes after it.
 /// Errors: greybus_short_message and those of validate().
-[[nodiscard]] inline result<message> decode(const_bytes in, const decode_options& opt = {}) noexcept {
+[[nodiscard]] VIREO_ALWAYS_INLINE result<message> decode(const_bytes in,
+                                                   const decode_options& opt = {}) noexcept {
   auto h = load_header(in);
   VIREO_TRY(h);
   VIREO_TRY(validate(*h, in.size(), opt));

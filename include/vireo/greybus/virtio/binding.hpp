@@ -81,8 +81,9 @@ struct frame {
 /// `reserved` and the Greybus pad bytes are ignored.
 /// Errors: greybus_frame_too_short, greybus_frame_too_large, greybus_cport_out_of_range,
 /// greybus_trailing_bytes (size field below the frame), and those of greybus::decode().
-[[nodiscard]] inline result<frame> parse_frame(const_bytes in, std::uint16_t max_message_size,
-                                               std::uint16_t cport_count) noexcept {
+[[nodiscard]] VIREO_ALWAYS_INLINE result<frame> parse_frame(const_bytes in,
+                                                           std::uint16_t max_message_size,
+                                                           std::uint16_t cport_count) noexcept {
   if (in.size() < min_frame_size) return errc::greybus_frame_too_short;
   if (in.size() > frame_capacity(max_message_size)) return errc::greybus_frame_too_large;
   transport_header th;
