@@ -12,7 +12,7 @@
 #include <optional>
 #include <vector>
 
-#include "greybus/manifest_vectors.hpp"
+#include "greybus/module_test_support.hpp"
 #include "test_support.hpp"
 #include "vireo/greybus/manifest_builder.hpp"
 #include "vireo/greybus/module/module.hpp"
@@ -23,31 +23,8 @@ namespace gb = vireo::greybus;
 namespace gbm = vireo::greybus::module;
 using vireo::errc;
 using vireo_test::err;
-using bytes_vec = std::vector<std::byte>;
+using namespace greybus_module_test;
 
-bytes_vec raw(std::initializer_list<unsigned> v) {
-  bytes_vec out;
-  for (unsigned b : v) out.push_back(std::byte(b));
-  return out;
-}
-/// A message built by hand (independently of the library's encoders): header + payload.
-bytes_vec frame(std::uint16_t id, std::uint8_t type, std::uint8_t result,
-                std::initializer_list<unsigned> payload) {
-  const std::size_t size = 8 + payload.size();
-  bytes_vec out = raw({unsigned(size & 0xff), unsigned(size >> 8), unsigned(id & 0xff),
-                       unsigned(id >> 8), type, result, 0, 0});
-  for (unsigned b : payload) out.push_back(std::byte(b));
-  return out;
-}
-bytes_vec request(std::uint16_t id, std::uint8_t type, std::initializer_list<unsigned> payload = {}) {
-  return frame(id, type, 0, payload);
-}
-bytes_vec response(std::uint16_t id, std::uint8_t type, std::initializer_list<unsigned> payload = {}) {
-  return frame(id, static_cast<std::uint8_t>(type | 0x80), 0, payload);
-}
-bytes_vec error_response(std::uint16_t id, std::uint8_t type, gb::status s) {
-  return frame(id, static_cast<std::uint8_t>(type | 0x80), static_cast<std::uint8_t>(s), {});
-}
 
 /// A responder that records what reaches it (protocol GPIO, so it can sit on a GPIO CPort).
 struct probe {

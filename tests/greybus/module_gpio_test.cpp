@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "gpio/gpio_device_support.hpp"
-#include "greybus/manifest_vectors.hpp"
+#include "greybus/module_test_support.hpp"
 #include "test_support.hpp"
 #include "vireo/gpio/sim/chip.hpp"
 #include "vireo/greybus/module/gpio_responder.hpp"
@@ -28,30 +28,8 @@ namespace gbm = vireo::greybus::module;
 namespace hg = vireo::gpio;  // the host side
 using vireo::errc;
 using vireo_test::err;
-using bytes_vec = std::vector<std::byte>;
+using namespace greybus_module_test;
 
-bytes_vec raw(std::initializer_list<unsigned> v) {
-  bytes_vec out;
-  for (unsigned b : v) out.push_back(std::byte(b));
-  return out;
-}
-bytes_vec frame(std::uint16_t id, std::uint8_t type, std::uint8_t result,
-                std::initializer_list<unsigned> payload) {
-  const std::size_t size = 8 + payload.size();
-  bytes_vec out = raw({unsigned(size & 0xff), unsigned(size >> 8), unsigned(id & 0xff),
-                       unsigned(id >> 8), type, result, 0, 0});
-  for (unsigned b : payload) out.push_back(std::byte(b));
-  return out;
-}
-bytes_vec request(std::uint16_t id, std::uint8_t type, std::initializer_list<unsigned> payload = {}) {
-  return frame(id, type, 0, payload);
-}
-bytes_vec response(std::uint16_t id, std::uint8_t type, std::initializer_list<unsigned> payload = {}) {
-  return frame(id, static_cast<std::uint8_t>(type | 0x80), 0, payload);
-}
-bytes_vec error_response(std::uint16_t id, std::uint8_t type, gb::status s) {
-  return frame(id, static_cast<std::uint8_t>(type | 0x80), static_cast<std::uint8_t>(s), {});
-}
 /// The IRQ Event a module sends for Greybus line `which`: unidirectional (id 0), type 0x0e.
 bytes_vec irq_event(unsigned which) { return raw({9, 0, 0, 0, 0x0e, 0, 0, 0, which}); }
 
@@ -64,9 +42,6 @@ constexpr unsigned edge_rising = 1, edge_falling = 2, edge_both = 3, level_high 
 
 constexpr std::uint16_t gpio_cport = 1;
 
-vireo::const_bytes manifest() {
-  return std::as_bytes(std::span{greybus_manifest_test::v_manifests_vm_bridged_phy_mnfb});
-}
 
 template <typename Chip>
 struct board {
@@ -86,7 +61,7 @@ struct board {
     return *g;
   }
   gbm::interface<4> make_iface() {
-    auto i = gbm::interface<4>::create(manifest());
+    auto i = gbm::interface<4>::create(bridged_phy_manifest());
     REQUIRE(i.has_value());
     REQUIRE(i->attach(gpio_cport, gpio).has_value());
     return *i;

@@ -12,7 +12,7 @@
 #include <span>
 #include <vector>
 
-#include "greybus/manifest_vectors.hpp"
+#include "greybus/module_test_support.hpp"
 #include "vireo/gpio/sim/chip.hpp"
 #include "vireo/greybus/message.hpp"
 #include "vireo/greybus/module/gpio_responder.hpp"
@@ -25,7 +25,7 @@ namespace {
 
 namespace gb = vireo::greybus;
 namespace gbm = vireo::greybus::module;
-using bytes_vec = std::vector<std::byte>;
+using namespace greybus_module_test;
 
 /// xorshift64*: deterministic, so a failure replays.
 struct rng {
@@ -38,15 +38,6 @@ struct rng {
   }
   unsigned below(unsigned n) { return static_cast<unsigned>(next() % n); }
 };
-
-bytes_vec request(std::uint16_t id, std::uint8_t type, std::initializer_list<unsigned> payload) {
-  const std::size_t size = 8 + payload.size();
-  bytes_vec out{std::byte(size & 0xff), std::byte(size >> 8), std::byte(id & 0xff),
-                std::byte(id >> 8),     std::byte(type),     std::byte{0},
-                std::byte{0},           std::byte{0}};
-  for (unsigned b : payload) out.push_back(std::byte(b));
-  return out;
-}
 
 struct seed {
   std::uint16_t cport;

@@ -12,7 +12,7 @@
 #include <span>
 #include <vector>
 
-#include "greybus/manifest_vectors.hpp"
+#include "greybus/module_test_support.hpp"
 #include "i2c/device_test_support.hpp"
 #include "test_support.hpp"
 #include "vireo/greybus/module/i2c_responder.hpp"
@@ -27,29 +27,8 @@ namespace gbm = vireo::greybus::module;
 namespace hi = vireo::i2c;  // the host side
 using vireo::errc;
 using vireo_test::err;
-using bytes_vec = std::vector<std::byte>;
+using namespace greybus_module_test;
 
-bytes_vec raw(std::initializer_list<unsigned> v) {
-  bytes_vec out;
-  for (unsigned b : v) out.push_back(std::byte(b));
-  return out;
-}
-bytes_vec frame(std::uint16_t id, std::uint8_t type, std::uint8_t result, const bytes_vec& payload) {
-  const std::size_t size = 8 + payload.size();
-  bytes_vec out = raw({unsigned(size & 0xff), unsigned(size >> 8), unsigned(id & 0xff),
-                       unsigned(id >> 8), type, result, 0, 0});
-  out.insert(out.end(), payload.begin(), payload.end());
-  return out;
-}
-bytes_vec request(std::uint16_t id, std::uint8_t type, const bytes_vec& payload = {}) {
-  return frame(id, type, 0, payload);
-}
-bytes_vec response(std::uint16_t id, std::uint8_t type, const bytes_vec& payload = {}) {
-  return frame(id, static_cast<std::uint8_t>(type | 0x80), 0, payload);
-}
-bytes_vec error_response(std::uint16_t id, std::uint8_t type, gb::status s) {
-  return frame(id, static_cast<std::uint8_t>(type | 0x80), static_cast<std::uint8_t>(s), {});
-}
 
 constexpr std::uint8_t functionality = 0x02, transfer = 0x05;
 constexpr unsigned rd = 0x0001;
@@ -76,9 +55,6 @@ bytes_vec transfer_payload(std::initializer_list<op> ops, const bytes_vec& data 
 
 constexpr std::uint16_t i2c_cport = 2;
 
-vireo::const_bytes manifest() {
-  return std::as_bytes(std::span{greybus_manifest_test::v_manifests_vm_bridged_phy_mnfb});
-}
 
 template <typename Bus>
 struct board {
@@ -99,7 +75,7 @@ struct board {
     return *r;
   }
   gbm::interface<4> make_iface() {
-    auto i = gbm::interface<4>::create(manifest());
+    auto i = gbm::interface<4>::create(bridged_phy_manifest());
     REQUIRE(i.has_value());
     REQUIRE(i->attach(i2c_cport, i2c).has_value());
     return *i;
