@@ -4,9 +4,11 @@
 
 #include <array>
 #include <cstddef>
-#include <new>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
+#include <new>
+#include <span>
 
 /// An invariant of the code under test failed: report it and crash so libFuzzer keeps the input.
 #define FUZZ_CHECK(cond)                                                                  \
@@ -37,6 +39,14 @@ class byte_source {
     const std::uint32_t lo = u16();
     return lo | (std::uint32_t{u16()} << 16);
   }
+  /// Up to n bytes as a view of the input (fewer when it ends).
+  std::span<const std::uint8_t> take(std::size_t n) noexcept {
+    if (n > n_) n = n_;
+    const std::span<const std::uint8_t> s{p_, n};
+    p_ += n;
+    n_ -= n;
+    return s;
+  }
 
  private:
   const std::uint8_t* p_;
@@ -54,6 +64,15 @@ const std::byte* fixed_pattern(Fill fill) {
   }();
   return p.data();
 }
+
+/// A heap buffer of exactly n bytes (1 allocated for n = 0, so data() is never null): ASan
+/// reports any access past the n bytes.
+struct exact_buffer {
+  explicit exact_buffer(std::size_t n) : p(new std::byte[n == 0 ? 1 : n]), size(n) {}
+  [[nodiscard]] std::span<std::byte> view() noexcept { return {p.get(), size}; }
+  std::unique_ptr<std::byte[]> p;
+  std::size_t size;
+};
 
 /// Deleter for the 64-byte-aligned guest memory the targets allocate.
 struct free_aligned {

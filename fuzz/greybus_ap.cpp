@@ -65,39 +65,14 @@ namespace gbv = vireo::greybus::virtio;
 using vireo::bytes;
 using vireo::const_bytes;
 using vireo::errc;
+using vireo_fuzz::byte_source;
+using vireo_fuzz::exact_buffer;
 
 constexpr std::size_t kMaxCPorts = 8;
 constexpr std::size_t kMaxPending = 4;
 constexpr std::size_t kMaxCalls = 48;
 constexpr std::uint64_t kMaxSteps = 200000;  // progress steps per input: far above any real run
 constexpr std::size_t kHistory = 8;
-
-/// Input cursor: bytes, little-endian integers (zeros past the end) and runs of bytes.
-class cursor {
- public:
-  cursor(const std::uint8_t* p, std::size_t n) noexcept : p_(p), n_(n) {}
-  [[nodiscard]] bool empty() const noexcept { return n_ == 0; }
-  std::uint8_t u8() noexcept {
-    if (n_ == 0) return 0;
-    --n_;
-    return *p_++;
-  }
-  std::uint16_t u16() noexcept {
-    const unsigned lo = u8();
-    return static_cast<std::uint16_t>(lo | (unsigned{u8()} << 8));
-  }
-  std::span<const std::uint8_t> take(std::size_t n) noexcept {
-    if (n > n_) n = n_;
-    const std::span<const std::uint8_t> s{p_, n};
-    p_ += n;
-    n_ -= n;
-    return s;
-  }
-
- private:
-  const std::uint8_t* p_;
-  std::size_t n_;
-};
 
 struct sent_request {
   std::uint16_t cport = 0;
@@ -117,7 +92,7 @@ struct delivered {
 /// The hostile module behind a frame transport (host::frame_transport).
 class fake_transport {
  public:
-  fake_transport(cursor& in, std::uint64_t& clock, std::uint16_t mms, std::uint16_t cports)
+  fake_transport(byte_source& in, std::uint64_t& clock, std::uint16_t mms, std::uint16_t cports)
       : in_(&in), clock_(&clock), mms_(mms), cports_(cports) {}
 
   [[nodiscard]] std::uint16_t cport_count() const noexcept { return cports_; }
@@ -252,7 +227,7 @@ class fake_transport {
     return build(r.cport, gb::make_response_header(r.id, r.type, 0, payload.size()), payload);
   }
 
-  cursor* in_;
+  byte_source* in_;
   std::uint64_t* clock_;
   std::uint16_t mms_;
   std::uint16_t cports_;
@@ -295,7 +270,7 @@ void check_errc(const vireo::result<T>& r) {
 }
 
 struct session {
-  cursor in;
+  byte_source in;
   std::uint64_t now = 0;
   std::uint64_t steps = 0;
   std::uint32_t timeout_ms;
@@ -517,7 +492,7 @@ struct session {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  cursor head{data, size};
+  byte_source head{data, size};
   const std::uint16_t mms = head.u16();
   const std::uint16_t cports = head.u8();
   const std::uint32_t timeout = 1u + head.u8();

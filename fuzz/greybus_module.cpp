@@ -61,6 +61,8 @@ namespace gbv = vireo::greybus::virtio;
 using vireo::bytes;
 using vireo::const_bytes;
 using vireo::errc;
+using vireo_fuzz::byte_source;
+using vireo_fuzz::exact_buffer;
 
 constexpr std::size_t kMaxRecords = 128;
 constexpr std::size_t kMaxDrain = 1024;  // a drain longer than this never ends: a bug
@@ -102,42 +104,6 @@ const_bytes board_manifest() {
 bool manifest_cport(std::uint16_t c) {
   return c == 0 || c == kGpioCport || c == kI2cCport || c == kBareCport;
 }
-
-/// Input cursor: like byte_source, but it also hands out runs of bytes and knows what is left.
-class cursor {
- public:
-  cursor(const std::uint8_t* p, std::size_t n) noexcept : p_(p), n_(n) {}
-  [[nodiscard]] bool empty() const noexcept { return n_ == 0; }
-  std::uint8_t u8() noexcept {
-    if (n_ == 0) return 0;
-    --n_;
-    return *p_++;
-  }
-  std::uint16_t u16() noexcept {
-    const unsigned lo = u8();
-    return static_cast<std::uint16_t>(lo | (unsigned{u8()} << 8));
-  }
-  /// Up to n bytes (fewer when the input ends).
-  std::span<const std::uint8_t> take(std::size_t n) noexcept {
-    if (n > n_) n = n_;
-    const std::span<const std::uint8_t> s{p_, n};
-    p_ += n;
-    n_ -= n;
-    return s;
-  }
-
- private:
-  const std::uint8_t* p_;
-  std::size_t n_;
-};
-
-/// A heap buffer of exactly n bytes (at least 1 allocated, so data() is never null).
-struct exact_buffer {
-  explicit exact_buffer(std::size_t n) : p(new std::byte[n == 0 ? 1 : n]), size(n) {}
-  [[nodiscard]] bytes view() noexcept { return {p.get(), size}; }
-  std::unique_ptr<std::byte[]> p;
-  std::size_t size;
-};
 
 struct board {
   chip_type chip{8};
@@ -251,7 +217,7 @@ void deliver(board& b, std::uint16_t cport, const_bytes message, std::size_t roo
   check_as_frame(cport, answer, lim);
 }
 
-void frame_record(board& b, std::uint8_t ctl, cursor& in, const limits& lim) {
+void frame_record(board& b, std::uint8_t ctl, byte_source& in, const limits& lim) {
   std::size_t room = 0;
   switch (ctl & 3) {
     case 0: room = lim.max_message_size; break;
@@ -291,7 +257,7 @@ void frame_record(board& b, std::uint8_t ctl, cursor& in, const limits& lim) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
-  cursor in{data, size};
+  byte_source in{data, size};
   limits lim{};
   lim.max_message_size = in.u16();
   lim.cport_count = in.u16();
