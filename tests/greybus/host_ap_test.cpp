@@ -163,6 +163,32 @@ struct board_rig {
   }
 };
 
+/// A module that never answers and floods the AP instead: every poll() brings a stray response
+/// on Control, and 1 ms passes with each (up to `limit` polls, then nothing comes any more).
+struct flooding_transport {
+  std::uint64_t* now;
+  std::size_t limit;
+  std::size_t polls = 0;
+  // Transport header {cport 0}, then a response (type 0x81) to id 0x7777, which nobody sent.
+  std::array<std::byte, 12> stray{std::byte{0}, std::byte{0}, std::byte{0}, std::byte{0},
+                                  std::byte{8}, std::byte{0}, std::byte{0x77}, std::byte{0x77},
+                                  std::byte{0x81}, std::byte{0}, std::byte{0}, std::byte{0}};
+
+  vireo::result<void> send(std::uint16_t, vireo::const_bytes) noexcept { return vireo::ok(); }
+  vireo::result<std::optional<gbv::frame>> poll() noexcept {
+    if (polls == limit) return std::optional<gbv::frame>{};
+    ++polls;
+    ++*now;
+    auto f = gbv::parse_frame(stray, gbv::default_max_message_size, 4);
+    if (!f) return f.error();
+    return std::optional<gbv::frame>{*f};
+  }
+  [[nodiscard]] std::uint16_t cport_count() const noexcept { return 4; }
+  [[nodiscard]] std::uint16_t max_message_size() const noexcept {
+    return gbv::default_max_message_size;
+  }
+};
+
 }  // namespace
 
 TEST_CASE_TEMPLATE("greybus host: enumeration reads the manifest and connects every CPort", L,
@@ -387,4 +413,22 @@ TEST_CASE_TEMPLATE("greybus host: disconnect closes the connection on both sides
   REQUIRE(s.h.connect(gpio_cport, run).has_value());
   REQUIRE(g->direction_out(2, false, run).has_value());
   CHECK(s.b.chip.line_direction(4) == vgpio::direction::out);
+}
+
+TEST_CASE("greybus host: a module flooding the AP with other frames cannot hold a call past "
+          "its deadline") {
+  std::uint64_t now = 0;
+  flooding_transport t{&now, 100000};
+  host::ap<flooding_transport, fake_clock> h{t, fake_clock{&now}};
+  h.tracker(0)->set_state(gb::connection_state::enabled);
+  int progress_calls = 0;
+  auto r = h.call<gb::control::version>(0, gb::control::version_supported,
+                                        [&] { ++progress_calls; }, 50);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error() == errc::greybus_timeout);
+  CHECK(t.polls >= 50);
+  CHECK(t.polls <= 51);  // the deadline is checked after every frame, not only when idle
+  CHECK(progress_calls == 0);
+  CHECK(h.stats().stray_responses == t.polls);
+  CHECK(h.tracker(0)->in_flight() == 0);
 }

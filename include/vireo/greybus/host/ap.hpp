@@ -310,18 +310,19 @@ class ap {
         t->cancel(*id);
         return f.error();
       }
-      if (*f) {
-        if (!dispatch(**f, cport, cookie)) continue;
+      if (*f && dispatch(**f, cport, cookie)) {
         const message& m = (*f)->msg;
         if (m.hdr.result != 0) last_status_ = m.hdr.result;
         return decode_response<Op>(m);
       }
+      // Nothing came, or something else did: the deadline holds either way, so a module that
+      // floods the AP with other frames cannot keep the call waiting past it.
       if (expired(cookie)) {
         ++stats_.timeouts;
         stats_.last_error = errc::greybus_timeout;
         return errc::greybus_timeout;
       }
-      progress();
+      if (!*f) progress();
     }
   }
 
