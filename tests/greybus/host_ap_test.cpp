@@ -432,3 +432,25 @@ TEST_CASE("greybus host: a module flooding the AP with other frames cannot hold 
   CHECK(h.stats().stray_responses == t.polls);
   CHECK(h.tracker(0)->in_flight() == 0);
 }
+
+TEST_CASE("greybus host: pump() takes at most its limit of frames from a module that keeps "
+          "sending") {
+  std::uint64_t now = 0;
+  flooding_transport t{&now, 100000};
+  host::ap<flooding_transport, fake_clock> h{t, fake_clock{&now}};
+  h.tracker(0)->set_state(gb::connection_state::enabled);
+  auto n = h.pump(10);
+  REQUIRE(n.has_value());
+  CHECK(*n == 10);
+  CHECK(t.polls == 10);
+  n = h.pump();
+  REQUIRE(n.has_value());
+  CHECK(*n == host::default_pump_limit);
+  CHECK(h.stats().stray_responses == 10 + host::default_pump_limit);
+  flooding_transport quiet{&now, 3};
+  host::ap<flooding_transport, fake_clock> h2{quiet, fake_clock{&now}};
+  h2.tracker(0)->set_state(gb::connection_state::enabled);
+  n = h2.pump();
+  REQUIRE(n.has_value());
+  CHECK(*n == 3);  // and then it stops: nothing more came
+}

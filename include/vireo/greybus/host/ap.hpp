@@ -43,6 +43,9 @@ concept millisecond_clock = requires(C& c) {
   { c() } -> std::convertible_to<std::uint64_t>;
 };
 
+/// Frames one pump() takes at most by default: more than a module_to_ap queue holds at once.
+inline constexpr std::size_t default_pump_limit = 256;
+
 /// A request the module sent (GPIO IRQ Event...), kept until a client takes it. Payloads up to
 /// max_event_payload bytes: larger ones are dropped (and counted).
 inline constexpr std::size_t max_event_payload = 8;
@@ -224,17 +227,19 @@ class ap {
     return t_->send(cport, const_bytes{tx_}.first(*n));
   }
 
-  /// Take in whatever the module sent meanwhile (module requests, stray responses) without
-  /// waiting. Returns the frames taken. Errors: the transport's.
-  [[nodiscard]] result<std::size_t> pump() noexcept {
+  /// Take in what the module sent meanwhile (module requests, stray responses) without
+  /// waiting, up to `limit` frames: a module that keeps sending cannot hold the caller.
+  /// Returns the frames taken. Errors: the transport's.
+  [[nodiscard]] result<std::size_t> pump(std::size_t limit = default_pump_limit) noexcept {
     std::size_t n = 0;
-    for (;;) {
+    while (n < limit) {
       auto f = t_->poll();
       if (!f) return f.error();
-      if (!*f) return n;
+      if (!*f) break;
       ++n;
       (void)dispatch(**f, 0, 0);
     }
+    return n;
   }
 
   /// The oldest queued module request on `cport` of `type`, removed from the queue.
