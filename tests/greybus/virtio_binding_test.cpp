@@ -379,3 +379,28 @@ TEST_CASE("greybus-virtio: ap_driver refuses bad configurations and bad sends") 
   REQUIRE(ap.send(0, view(msg)).has_value());  // the device consumed them: slots come back
   CHECK(ap.frames_in_flight() == 1);
 }
+
+TEST_CASE_TEMPLATE("greybus-virtio: process(budget) takes at most its budget of frames; the next "
+                   "call goes on",
+                   L, split_layout, packed_layout) {
+  echo_module mod;
+  rig<L, echo_module> r{mod};
+  for (std::uint16_t id = 1; id <= 5; ++id) {
+    const auto msg = request(id, type_echo, {static_cast<std::uint8_t>(id)});
+    REQUIRE(r.ap->send(1, view(msg)).has_value());
+  }
+  REQUIRE(r.device.process(2).has_value());
+  CHECK(r.device.frames_left());
+  CHECK(mod.seen.size() == 2);
+  CHECK(r.device.held() == 0);  // the responses went out before the cut
+  CHECK(r.drain().size() == 2);
+  REQUIRE(r.device.process(2).has_value());
+  CHECK(r.device.frames_left());
+  REQUIRE(r.device.process(2).has_value());
+  CHECK_FALSE(r.device.frames_left());
+  CHECK(mod.seen.size() == 5);
+  const auto rest = r.drain();
+  REQUIRE(rest.size() == 3);
+  CHECK(decoded(rest.back().second).id() == 5);
+  CHECK(r.device.stats().frames_sent == 5);
+}

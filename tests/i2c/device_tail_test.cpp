@@ -253,3 +253,34 @@ TEST_CASE_TEMPLATE("reset: held chains are dropped; the device serves the reconf
   CHECK(reclaim_all(r->m, next) == statuses{OK});
   CHECK(held.size() == 2);
 }
+
+TEST_CASE_TEMPLATE("tail: process(budget) stops at its budget; the next call continues it, and "
+                   "a tail that grew before the cut is not closed as quiet",
+                   L, split_layout, packed_layout) {
+  auto r = make_rig<L>();
+  (void)add_raw(r->m, open_probes(3));
+  REQUIRE(r->dev.process(2).has_value());  // two of the three taken: the cut
+  CHECK(r->dev.requests_left());
+  CHECK(r->dev.held() == 2);
+  REQUIRE(r->dev.process(2).has_value());  // the third: the tail grew in this call
+  CHECK_FALSE(r->dev.requests_left());
+  CHECK(r->dev.held() == 3);
+  CHECK(r->nothing_completed());
+  // Cut again right after the group's last chain arrived: the slice that follows brings nothing,
+  // yet the tail grew in the cut slice, so it is still held (one call, in two slices).
+  (void)add_raw(r->m, open_probes(1));
+  REQUIRE(r->dev.process(1).has_value());
+  CHECK(r->dev.requests_left());
+  REQUIRE(r->dev.process(1).has_value());
+  CHECK_FALSE(r->dev.requests_left());
+  CHECK(r->dev.tail_held());
+  CHECK(r->dev.held() == 4);
+  CHECK(r->dev.stats().tails_closed_quiet == 0);
+  // A later call with nothing new closes it as quiet, as without a budget.
+  REQUIRE(r->dev.process(1).has_value());
+  CHECK_FALSE(r->dev.tail_held());
+  CHECK(r->bus.transfers() == 1);
+  CHECK(r->bus.last_transfer_size() == 4);
+  CHECK(r->dev.stats().tails_closed_quiet == 1);
+  CHECK(reclaim_n(r->m, 4).size() == 4);
+}

@@ -102,6 +102,11 @@ class recorded {
   {
     return m_->on_deadline();
   }
+  [[nodiscard]] be::notify_mask backlog() const noexcept
+    requires be::device_with_backlog<M>
+  {
+    return m_->backlog();
+  }
 
   std::vector<vring_event> starts, stops;
 

@@ -154,11 +154,18 @@ class device {
   /// completed with length 0. A message that disables an interrupt may complete eventq pairs
   /// (INVALID, GV7, GV12), and one that changes interrupt configuration first takes the chip's
   /// pending events, so that they are judged by the state they happened in.
+  /// At most `budget` chains are taken: a driver that keeps adding cannot hold the caller (who
+  /// serves other queues and devices too); requests_left() then says to call again soon.
   /// Errors: the requestq's (queue_not_ready, queue_broken, ring corruption); what was answered
   /// before stays answered. An eventq failure here is only counted (stats().eventq_errors).
-  [[nodiscard]] result<notifications> process_requests() noexcept {
+  [[nodiscard]] result<notifications> process_requests(std::size_t budget = SIZE_MAX) noexcept {
     chain_type c;
-    while (true) {
+    requests_left_ = false;
+    for (std::size_t taken = 0;; ++taken) {
+      if (taken == budget) {
+        requests_left_ = true;
+        break;
+      }
       auto got = requestq_->pop_into(c);
       if (!got) {
         const auto t = requestq_->rejected();
@@ -183,10 +190,16 @@ class device {
   /// line that already has one (a driver MUST NOT queue it, §5.18.7.2; the held one stays).
   /// Errors: gpio_irq_not_negotiated (the eventq does not exist, §5.18.2: the queue is not
   /// touched), the eventq's own errors (the first push failure after the batch is done).
-  [[nodiscard]] result<notifications> process_events() noexcept {
+  /// At most `budget` pairs are taken (events_left(): call again soon).
+  [[nodiscard]] result<notifications> process_events(std::size_t budget = SIZE_MAX) noexcept {
     if (!params_.irq) return errc::gpio_irq_not_negotiated;
     chain_type c;
-    while (true) {
+    events_left_ = false;
+    for (std::size_t taken = 0;; ++taken) {
+      if (taken == budget) {
+        events_left_ = true;
+        break;
+      }
       auto got = eventq_->pop_into(c);
       if (!got) {
         const auto t = eventq_->rejected();
@@ -219,6 +232,7 @@ class device {
   /// set_direction(none)), also for lines the model already counts as released: an earlier
   /// release may have failed on the chip. Chip failures here are only counted.
   void reset() noexcept {
+    requests_left_ = events_left_ = false;
     for (std::uint16_t l = 0; l < params_.ngpio; ++l) {
       if (!chip_->watch(l, irq_type::none)) ++stats_.chip_errors;
       if (!chip_->set_direction(l, direction::none, level::low)) ++stats_.chip_errors;
@@ -236,6 +250,7 @@ class device {
   /// The eventq was reset on its own (VIRTIO_F_RING_RESET): forget held pairs without returning
   /// them. Lines stay enabled, and masked until the driver queues pairs again.
   void drop_pairs() noexcept {
+    events_left_ = false;
     for (std::uint16_t l = 0; l < params_.ngpio; ++l) lines_[l].irq.drop_pair();
   }
 
@@ -257,6 +272,9 @@ class device {
     for (std::uint16_t l = 0; l < params_.ngpio; ++l) n += lines_[l].irq.unmasked() ? 1 : 0;
     return n;
   }
+  /// The last process_requests() / process_events() stopped at its budget: chains may be left.
+  [[nodiscard]] bool requests_left() const noexcept { return requests_left_; }
+  [[nodiscard]] bool events_left() const noexcept { return events_left_; }
   /// Why the last requestq message was answered ERR (errc{} if it succeeded).
   [[nodiscard]] errc last_request_error() const noexcept { return last_error_; }
   [[nodiscard]] const device_stats& stats() const noexcept { return stats_; }
@@ -602,6 +620,8 @@ class device {
   errc last_error_{};
   errc eventq_error_{};
   device_stats stats_{};
+  bool requests_left_ = false;
+  bool events_left_ = false;
   std::array<line_state, MaxLines> lines_{};
 };
 

@@ -122,9 +122,21 @@ class device {
   /// then closed. Errors: the queue's fatal errors (queue_broken, queue_not_ready, avail_idx_jump,
   /// head_out_of_range, desc_not_available, chain_too_long): the queue must be reset; call
   /// reset() here too. Malformed requests are never errors here: they get ERR.
-  [[nodiscard]] result<bool> process() noexcept {
-    bool grew = false;  // the open tail (or the overflowing group) took a request in this call
-    while (true) {
+  /// At most `budget` chains are taken: a driver that keeps adding cannot hold the caller.
+  /// requests_left() then says to call again soon; that call continues this one (a tail that
+  /// grew in either is not closed as quiet).
+  [[nodiscard]] result<bool> process(std::size_t budget = SIZE_MAX) noexcept {
+    // The open tail (or the overflowing group) took a request in this call, or in the slice
+    // that stopped at its budget just before.
+    bool grew = grew_before_cut_;
+    grew_before_cut_ = false;
+    requests_left_ = false;
+    for (std::size_t taken = 0;; ++taken) {
+      if (taken == budget) {
+        requests_left_ = true;
+        grew_before_cut_ = grew;
+        return q_->needs_notification();
+      }
       slot& s = slots_[held_];  // held_ <= limit() <= MaxGroup: one slot to spare for overflow
       auto got = q_->pop_into(s.chain);
       if (got) {
@@ -165,6 +177,9 @@ class device {
     return q_->needs_notification();
   }
 
+  /// The last process() stopped at its budget: chains may be left; call it again soon.
+  [[nodiscard]] bool requests_left() const noexcept { return requests_left_; }
+
   /// True while an open tail is held (or an overflowing group still waits for its terminator):
   /// arm a deadline that calls flush().
   [[nodiscard]] bool tail_held() const noexcept { return held_ > 0 || discarding_; }
@@ -174,6 +189,7 @@ class device {
   /// Forget the held chains without completing them (after a device or queue reset, when the
   /// driver owns its buffers again: virtio 1.3 §2.6.1). Counters are kept.
   void reset() noexcept {
+    grew_before_cut_ = requests_left_ = false;
     held_ = 0;
     discarding_ = false;
     bounce_.release();
@@ -396,6 +412,8 @@ class device {
   bounce_area<BounceBytes> bounce_{};
   std::size_t held_ = 0;
   bool discarding_ = false;  ///< failing the rest of an overflowing group until its terminator
+  bool requests_left_ = false;    ///< the last process() stopped at its budget
+  bool grew_before_cut_ = false;  ///< ... and the tail had grown in it
   device_stats stats_{};
 };
 

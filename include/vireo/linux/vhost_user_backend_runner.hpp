@@ -192,6 +192,7 @@ class backend_server final : public loop_endpoint {
   }
 
   [[nodiscard]] int timeout_ms() const noexcept override {
+    if (backlog() != 0) return 0;  // more chains wait: come back after the other ready work
     int t = -1;
     if (deadline_) t = clamp_ms(*deadline_ - clock::now());
     if (polled_any()) t = t < 0 ? poll_interval_ms : std::min(t, poll_interval_ms);
@@ -207,9 +208,19 @@ class backend_server final : public loop_endpoint {
         rearm_deadline();
       }
     }
+    const vhost_user::backend::notify_mask more = backlog();
     for (std::uint32_t i = 0; i < session_.codec().num_queues && i < MaxQueues; ++i) {
       const auto& v = session_.vring(i);
-      if (v.started && v.kick_polled) serve(i);
+      if (v.started && (v.kick_polled || (i < 64 && ((more >> i) & 1) != 0))) serve(i);
+    }
+  }
+
+  /// Vrings whose device stopped at its per-call budget (device_with_backlog), to serve again.
+  [[nodiscard]] vhost_user::backend::notify_mask backlog() const noexcept {
+    if constexpr (vhost_user::backend::device_with_backlog<Device>) {
+      return conn_ ? dev_->backlog() : vhost_user::backend::notify_mask{0};
+    } else {
+      return 0;
     }
   }
 

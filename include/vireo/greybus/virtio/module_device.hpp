@@ -96,10 +96,18 @@ class module_device {
   /// Do all the work there is: send what waits, take module-initiated messages, then pop and
   /// serve ap_to_module frames until the ring is empty or a frame is held back. Call it when
   /// the AP kicks either queue and when the module has news (a host GPIO event...).
+  /// At most `budget` ap_to_module chains are taken: an AP that keeps sending cannot hold the
+  /// caller; frames_left() then says to call again soon.
   /// Returns which queues need a notification. Errors: the queue's own error when one of the
   /// two queues is broken (queue_broken, avail_idx_jump...: reset the device).
-  [[nodiscard]] result<notifications> process() noexcept {
-    for (;;) {
+  [[nodiscard]] result<notifications> process(std::size_t budget = SIZE_MAX) noexcept {
+    frames_left_ = false;
+    for (std::size_t taken = 0;; ++taken) {
+      if (taken == budget) {
+        VIREO_TRY(flush());  // the last response out, when a buffer is there
+        frames_left_ = true;
+        break;
+      }
       VIREO_TRY(flush());
       take_outgoing();
       VIREO_TRY(flush());
@@ -123,6 +131,8 @@ class module_device {
     return notifications{rx_->needs_notification(), tx_->needs_notification()};
   }
 
+  /// The last process() stopped at its budget: ap_to_module chains may be left.
+  [[nodiscard]] bool frames_left() const noexcept { return frames_left_; }
   /// Frames waiting for a module_to_ap buffer.
   [[nodiscard]] std::size_t held() const noexcept { return held_; }
   [[nodiscard]] const module_device_stats& stats() const noexcept { return stats_; }
@@ -131,6 +141,7 @@ class module_device {
   void reset() noexcept {
     head_ = 0;
     held_ = 0;
+    frames_left_ = false;
   }
 
  private:
@@ -238,6 +249,7 @@ class module_device {
   std::array<slot, OutboxFrames> outbox_{};
   std::size_t head_ = 0;
   std::size_t held_ = 0;
+  bool frames_left_ = false;
   module_device_stats stats_{};
 };
 

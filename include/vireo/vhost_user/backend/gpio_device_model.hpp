@@ -38,6 +38,9 @@ struct gpio_model_options {
   /// device still polls after every request). A simulated chip raises events only inside
   /// requests; a host chip (linux_host::gpio_cdev_chip) raises them any time.
   int host_poll_ms = 0;
+  /// Chains served per on_kick() before the runner turns to other work and comes back
+  /// (device_with_backlog). 0: the ring's size.
+  std::size_t kick_budget = 0;
 };
 
 /// virtio-gpio (device 41) as a vhost-user device model. `Chip` is the host side
@@ -165,12 +168,21 @@ class gpio_device_model {
   // ---- served_device ---------------------------------------------------------------------------
   [[nodiscard]] result<notify_mask> on_kick(std::uint32_t i) noexcept {
     if (i > eventq || !serving(i)) return notify_mask{0};
-    auto r = i == requestq ? dev_->process_requests() : dev_->process_events();
+    // A ring's worth per call (device_with_backlog): a driver that keeps adding cannot hold
+    // the runner.
+    const std::size_t budget = opt_.kick_budget != 0 ? opt_.kick_budget : queues_[i]->size();
+    auto r = i == requestq ? dev_->process_requests(budget) : dev_->process_events(budget);
     if (!r) {
       vrings_[i].broken = true;
       return r.error();
     }
     return mask(*r) | poll_chip();
+  }
+  /// Vrings whose last on_kick() stopped at its budget (device_with_backlog).
+  [[nodiscard]] notify_mask backlog() const noexcept {
+    if (!dev_) return 0;
+    return (serving(requestq) && dev_->requests_left() ? notify_bit(requestq) : 0) |
+           (serving(eventq) && dev_->events_left() ? notify_bit(eventq) : 0);
   }
   /// While an interrupt can fire and host_poll_ms is set, poll the chip on that period.
   [[nodiscard]] int deadline_ms() const noexcept {

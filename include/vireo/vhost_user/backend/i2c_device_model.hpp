@@ -157,7 +157,13 @@ class i2c_device_model {
   // ---- served_device ---------------------------------------------------------------------------
   [[nodiscard]] result<notify_mask> on_kick(std::uint32_t i) noexcept {
     if (i != 0 || !serving()) return notify_mask{0};
-    return finish(dev_->process());
+    // A ring's worth per call (device_with_backlog): a driver that keeps adding cannot hold
+    // the runner.
+    return finish(dev_->process(queue_->size()));
+  }
+  /// The requestq when the last on_kick() stopped at its budget (device_with_backlog).
+  [[nodiscard]] notify_mask backlog() const noexcept {
+    return serving() && dev_ && dev_->requests_left() ? notify_bit(0) : notify_mask{0};
   }
   [[nodiscard]] int deadline_ms() const noexcept {
     return serving() && dev_->tail_held() ? i2c_tail_deadline_ms : -1;

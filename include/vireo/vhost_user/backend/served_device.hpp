@@ -39,5 +39,14 @@ concept device_with_deadline = requires(D& d, const D& cd) {
   { d.on_deadline() } -> std::same_as<result<notify_mask>>;
 };
 
+/// Optional: a backlog. A device serves at most a ring's worth of chains per on_kick(), so that
+/// a driver that keeps adding cannot hold a runner that serves other vrings and devices too;
+/// backlog() names the vrings whose last on_kick() stopped there. The runner calls on_kick()
+/// for them again at its next turn, after the other work that is ready.
+template <typename D>
+concept device_with_backlog = requires(const D& cd) {
+  { cd.backlog() } -> std::same_as<notify_mask>;
+};
+
 }  // namespace vhost_user::backend
 VIREO_NAMESPACE_END
