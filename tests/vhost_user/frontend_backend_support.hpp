@@ -183,4 +183,12 @@ class served_backend {
   std::optional<loop_thread> loop_;
 };
 
+/// Connect options for a back-end that is (re)starting: up to 100 attempts, 10 ms apart.
+[[nodiscard]] inline lh::connect_options patient() {
+  lh::connect_options co;
+  co.attempts = 100;
+  co.retry_delay_ms = 10;
+  return co;
+}
+
 }  // namespace vireo_fe_test

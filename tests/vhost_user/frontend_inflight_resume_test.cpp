@@ -186,13 +186,6 @@ struct reg_read {
   reg_read& operator=(const reg_read&) = delete;
 };
 
-lh::connect_options patient() {
-  lh::connect_options co;
-  co.attempts = 100;
-  co.retry_delay_ms = 10;
-  return co;
-}
-
 /// Negotiate (INFLIGHT_SHMFD included), GET + SET_INFLIGHT_FD before the ring (QEMU's order),
 /// memory, the requestq started; returns the acked features.
 std::uint64_t set_up(frontend_t& fe, ram_t& ram, drvq_t& q, std::uint64_t layout) {

@@ -48,13 +48,6 @@ struct packed_layout {
   static constexpr bool packed = true;
 };
 
-lh::connect_options patient() {
-  lh::connect_options co;
-  co.attempts = 100;
-  co.retry_delay_ms = 10;
-  return co;
-}
-
 template <typename T>
 void put(ram_t& ram, gpa at, const T& v) {
   REQUIRE(ram.memory().write(at, vireo::as_bytes_of(v)));

@@ -29,13 +29,6 @@ using drvq_t = ring::any_driver_queue<ram_t::memory_type, 256>;
 
 constexpr std::uint16_t page = 4096;
 
-lh::connect_options patient() {
-  lh::connect_options co;
-  co.attempts = 100;
-  co.retry_delay_ms = 10;
-  return co;
-}
-
 }  // namespace
 
 TEST_CASE("runner: a device that stops at its kick budget is served again without a kick") {
