@@ -64,6 +64,14 @@ class operation_tracker {
   /// DISCONNECTING and then cancels every operation with -ESHUTDOWN.
   constexpr void set_state(connection_state s) noexcept { state_ = s; }
 
+  /// May a request go out in this state: enabled_tx or enabled, and disconnecting too for a
+  /// core operation (Linux gb_operation_get_active). Unidirectional requests, which take no id,
+  /// are checked with this alone.
+  [[nodiscard]] constexpr bool may_send(bool core = false) const noexcept {
+    return state_ == connection_state::enabled || state_ == connection_state::enabled_tx ||
+           (core && state_ == connection_state::disconnecting);
+  }
+
   /// A request that wants a response: allocates the next free id and records it. Ids follow a
   /// per-connection cycle 1..65535 that wraps to 1, never 0 (§1: id 0 is unidirectional), and
   /// skip ids still in flight, so two operations in flight never share an id. (Linux
@@ -190,11 +198,6 @@ class operation_tracker {
   static constexpr bool earlier(const slot& a, const slot& b) noexcept {
     return a.op.deadline_ms < b.op.deadline_ms ||
            (a.op.deadline_ms == b.op.deadline_ms && a.order < b.order);
-  }
-
-  constexpr bool may_send(bool core) const noexcept {
-    return state_ == connection_state::enabled || state_ == connection_state::enabled_tx ||
-           (core && state_ == connection_state::disconnecting);
   }
 
   constexpr result<std::uint16_t> begin_in(bool core, std::uint8_t type, std::uint64_t now_ms,

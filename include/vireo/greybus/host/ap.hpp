@@ -220,8 +220,7 @@ class ap {
                                                  const typename Op::request& req) noexcept {
     tracker_type* t = tracker(cport);
     if (t == nullptr) return errc::greybus_cport_out_of_range;
-    if (t->state() != connection_state::enabled && t->state() != connection_state::enabled_tx)
-      return errc::greybus_connection_not_ready;
+    if (!t->may_send()) return errc::greybus_connection_not_ready;
     auto n = encode_unidirectional<Op>(req, out_buffer());
     VIREO_TRY(n);
     return t_->send(cport, const_bytes{tx_}.first(*n));

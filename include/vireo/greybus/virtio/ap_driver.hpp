@@ -132,14 +132,17 @@ class ap_driver {
     return ok();
   }
 
-  /// The next frame the module sent, checked, or nullopt when none is waiting. The frame's
-  /// payload views a buffer inside the driver: valid until the next poll(). Bad frames are
-  /// counted and skipped; every buffer is posted again as soon as its frame is copied out.
+  /// The next frame the module sent, checked, or nullopt when none is waiting (or when RxBuffers
+  /// bad frames in a row were skipped: call again). The frame's payload views a buffer inside
+  /// the driver: valid until the next poll(). Bad frames are counted and skipped; every buffer
+  /// is posted again as soon as its frame is copied out.
   /// Errors: the queues' reclaim() errors (a corrupt used ring: the queue is broken), memory
   /// errors.
   [[nodiscard]] result<std::optional<frame>> poll() noexcept {
     VIREO_TRY(collect_sent());
-    for (;;) {
+    // Bounded: each posted buffer once per call, so a module that keeps filling reposted buffers
+    // with bad frames cannot hold the caller (ap::call checks its deadline between polls).
+    for (std::size_t taken = 0; taken < RxBuffers; ++taken) {
       auto u = ring::reclaim_rearmed(*rx_);
       if (!u) return u.error();
       if (!*u) return std::optional<frame>{};
@@ -165,6 +168,7 @@ class ap_driver {
       ++stats_.frames_received;
       return std::optional<frame>{*f};
     }
+    return std::optional<frame>{};
   }
 
   /// Post receive buffers for every slot not posted (after a failed add). Errors: the queue's.

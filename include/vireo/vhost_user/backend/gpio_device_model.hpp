@@ -199,7 +199,7 @@ class gpio_device_model {
   }
   [[nodiscard]] const gpio::device_stats& stats() const noexcept { return dev_->stats(); }
   [[nodiscard]] const device_type& device() const noexcept { return *dev_; }
-  /// Vring i is tracked in an inflight region (started, split, a region attached).
+  /// Vring i is tracked in an inflight region (started, a region attached, not IN_ORDER).
   [[nodiscard]] bool tracking_inflight(std::uint32_t i) const noexcept {
     return i <= eventq && queues_[i] && queues_[i]->tracking();
   }

@@ -178,7 +178,7 @@ class i2c_device_model {
   [[nodiscard]] bool broken() const noexcept { return broken_; }
   /// The device's counters (requests, errors, groups, tails closed); attach() first.
   [[nodiscard]] const i2c::device_stats& stats() const noexcept { return dev_->stats(); }
-  /// The requestq is tracked in an inflight region (started, split, a region attached).
+  /// The requestq is tracked in an inflight region (started, a region attached, not IN_ORDER).
   [[nodiscard]] bool tracking_inflight() const noexcept { return queue_ && queue_->tracking(); }
 
  private:
